@@ -1,0 +1,31 @@
+from ledger_project.exceptions import ApplicationError, NotFoundError
+
+
+class AccountNotFoundError(NotFoundError):
+    """No such account, or it belongs to someone else."""
+
+    message = "Account not found."
+
+
+class UnsupportedCurrencyError(ApplicationError):
+    """The requested currency is not in SUPPORTED_CURRENCIES."""
+
+    status_code = 400
+    code = "validation_error"
+    message = "Unsupported currency."
+
+
+class AccountNotEmptyError(ApplicationError):
+    """An account can be closed only at a zero balance."""
+
+    status_code = 409
+    code = "account_not_empty"
+    message = "The account can be closed only when its balance is zero."
+
+
+class AccountStatusConflictError(ApplicationError):
+    """The account's status does not allow this change (a closed account stays closed)."""
+
+    status_code = 409
+    code = "account_status_conflict"
+    message = "The account's status does not allow this change."

@@ -1,0 +1,46 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Account(models.Model):
+    """A user's balance in one currency.
+
+    `balance` is in minor units and always equals the sum of the account's ledger entries
+    (credits minus debits); it is stored so that reads are O(1), and only the transfer services
+    change it, under a row lock. Only a system user's funding account (`is_system`) may go below
+    zero: it is where money enters the ledger.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "ACTIVE"
+        FROZEN = "FROZEN"
+        CLOSED = "CLOSED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="accounts")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.ACTIVE)
+    balance = models.BigIntegerField(default=0)
+    is_system = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["ACTIVE", "FROZEN", "CLOSED"]), name="account_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_system=True) | models.Q(balance__gte=0), name="account_balance_non_negative"
+            ),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_code"),
+            models.UniqueConstraint(
+                fields=["owner", "currency"], condition=models.Q(is_system=True), name="account_one_funding_per_currency"
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "created_at"], name="account_owner_created_idx")]
+
+    def __str__(self):
+        return f"{self.id} ({self.currency}, {self.status})"

@@ -1,0 +1,18 @@
+from django.db.models import QuerySet
+
+from authn.models import User
+
+from .exceptions import AccountNotFoundError
+from .models import Account
+
+
+def account_list(*, owner: User) -> QuerySet[Account]:
+    return Account.objects.filter(owner=owner).order_by("created_at", "id")
+
+
+def account_get(*, owner: User, account_id) -> Account:
+    """The caller's own account; anyone else's is indistinguishable from a missing one."""
+    account = Account.objects.filter(owner=owner, id=account_id).first()
+    if account is None:
+        raise AccountNotFoundError()
+    return account

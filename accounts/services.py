@@ -1,0 +1,54 @@
+from django.conf import settings
+from django.db import transaction
+
+from authn.models import User
+
+from .exceptions import AccountNotEmptyError, AccountStatusConflictError, UnsupportedCurrencyError
+from .models import Account
+from .money import is_supported_currency
+
+
+def account_open(*, owner: User, currency: str | None = None) -> Account:
+    currency = currency or settings.DEFAULT_CURRENCY
+    if not is_supported_currency(currency):
+        supported = ", ".join(settings.SUPPORTED_CURRENCIES)
+        raise UnsupportedCurrencyError(errors={"currency": [f"Supported currencies: {supported}."]})
+    return Account.objects.create(owner=owner, currency=currency)
+
+
+def account_freeze(*, account_id) -> Account:
+    """FROZEN accounts neither send nor receive; operators use it to stop fraud."""
+    return _account_status_change(account_id, allowed_from={Account.Status.ACTIVE}, to=Account.Status.FROZEN)
+
+
+def account_unfreeze(*, account_id) -> Account:
+    return _account_status_change(account_id, allowed_from={Account.Status.FROZEN}, to=Account.Status.ACTIVE)
+
+
+def account_close(*, account_id) -> Account:
+    """Closing is final and only at a zero balance: money is never stranded in a closed account."""
+    return _account_status_change(
+        account_id, allowed_from={Account.Status.ACTIVE, Account.Status.FROZEN}, to=Account.Status.CLOSED
+    )
+
+
+def _account_status_change(account_id, *, allowed_from, to) -> Account:
+    # The row lock orders this change against transfers, which lock the same row: a close cannot
+    # slip between a transfer's balance check and its credit.
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(id=account_id)
+        if account.status not in allowed_from:
+            raise AccountStatusConflictError(f"A {account.status} account cannot become {to}.")
+        if to == Account.Status.CLOSED and account.balance != 0:
+            raise AccountNotEmptyError()
+        account.status = to
+        account.save(update_fields=["status", "updated_at"])
+    return account
+
+
+def funding_accounts_ensure(*, owner: User) -> list[Account]:
+    """One funding account per supported currency for a system user; idempotent. Funding
+    accounts may go negative: they are where money enters the ledger."""
+    for currency in settings.SUPPORTED_CURRENCIES:
+        Account.objects.get_or_create(owner=owner, currency=currency, is_system=True)
+    return list(Account.objects.filter(owner=owner, is_system=True).order_by("currency"))

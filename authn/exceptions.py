@@ -1,0 +1,41 @@
+from ledger_project.exceptions import ApplicationError
+
+
+class EmailTakenError(ApplicationError):
+    """Another user already registered this email."""
+
+    status_code = 409
+    code = "email_taken"
+    message = "A user with this email already exists."
+
+
+class InvalidCredentialsError(ApplicationError):
+    """Unknown email or wrong password; deliberately the same error for both."""
+
+    status_code = 401
+    code = "invalid_credentials"
+    message = "Invalid email or password."
+
+
+class TokenInvalidError(ApplicationError):
+    """A token that is malformed, expired, blacklisted or of the wrong type."""
+
+    status_code = 401
+    code = "token_invalid"
+    message = "The token is invalid or expired."
+
+
+class CsrfFailedError(ApplicationError):
+    """A cookie-authenticated unsafe request without a valid CSRF token."""
+
+    status_code = 403
+    code = "csrf_failed"
+    message = "CSRF verification failed. Send the csrftoken cookie's value in X-CSRFToken."
+
+
+class NotSystemUserError(ApplicationError):
+    """The operation is reserved to system users."""
+
+    status_code = 403
+    code = "not_system_user"
+    message = "Only system users may do this."

@@ -1,0 +1,55 @@
+from rest_framework import serializers
+
+from .models import no_control_characters
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    # Unknown fields (systemUser, isStaff, ...) are dropped by DRF: nothing can be mass-assigned.
+    name = serializers.CharField(max_length=150, validators=[no_control_characters])
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+
+class LoginInputSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=2048)
+
+
+class LogoutInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=2048, required=False, allow_blank=True)
+
+
+class UserOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+
+
+class MeOutputSerializer(UserOutputSerializer):
+    systemUser = serializers.BooleanField(source="is_system")
+
+
+class SessionOutputSerializer(serializers.Serializer):
+    """What register and login answer: the user and a token pair (the access token also goes
+    into the `token` cookie)."""
+
+    user = UserOutputSerializer()
+    token = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class TokenPairOutputSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class MeWrapperSerializer(serializers.Serializer):
+    user = MeOutputSerializer()
+
+
+class MessageOutputSerializer(serializers.Serializer):
+    message = serializers.CharField()

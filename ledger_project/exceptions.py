@@ -1,0 +1,108 @@
+"""The one error hierarchy and the one handler that turns every error into the API.md body.
+
+Body: {"message": <sentence>, "code": <stable identifier>} plus "errors" for field validation
+and whatever an ApplicationError adds (a declined transaction, for instance).
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+
+
+class ApplicationError(Exception):
+    """An error a client can cause; apps subclass it with their own status, code and message."""
+
+    status_code = 400
+    code = "error"
+    message = "The request could not be processed."
+
+    def __init__(self, message=None, *, errors=None, extra=None, headers=None):
+        self.message = message or self.message
+        self.errors = errors
+        self.extra = extra or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self):
+        body = {"message": self.message, "code": self.code}
+        if self.errors:
+            body["errors"] = self.errors
+        return {**body, **self.extra}
+
+
+class InvalidInputError(ApplicationError):
+    """The request body or parameters failed validation."""
+
+    status_code = 400
+    code = "validation_error"
+    message = "Invalid input."
+
+
+class NotFoundError(ApplicationError):
+    """The route or object does not exist, or the caller may not see it."""
+
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class ServiceUnavailableError(ApplicationError):
+    """A dependency (database, broker) did not answer in time; the request may be retried."""
+
+    status_code = 503
+    code = "service_unavailable"
+    message = "The service is temporarily unavailable. Retry later."
+
+
+# DRF's own exceptions, by class, to the API.md code. Order matters: subclasses first.
+DRF_CODES = [
+    (drf.ParseError, "validation_error", "Malformed JSON body."),
+    (drf.ValidationError, "validation_error", "Invalid input."),
+    (drf.NotAuthenticated, "not_authenticated", "Authentication credentials were not provided."),
+    (drf.AuthenticationFailed, "token_invalid", "The token is invalid or expired."),
+    (drf.PermissionDenied, "permission_denied", "You do not have permission to do this."),
+    (drf.NotFound, "not_found", "Not found."),
+    (drf.MethodNotAllowed, "method_not_allowed", None),
+    (drf.NotAcceptable, "not_acceptable", None),
+    (drf.UnsupportedMediaType, "unsupported_media_type", None),
+    (drf.Throttled, "throttled", None),
+]
+
+
+def api_exception_handler(exc, context):
+    # Imported here: rest_framework.views loads the authentication classes, which import this module.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, ApplicationError):
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers)
+
+    if isinstance(exc, DjangoValidationError):
+        exc = drf.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    # DRF's handler sets the headers that matter (WWW-Authenticate, Retry-After); we reshape the body.
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a bug of ours: Django's handler500 answers with JSON
+    for exc_class, code, message in DRF_CODES:
+        if isinstance(exc, exc_class):
+            break
+    else:
+        code, message = "error", None
+    body = {"message": message or _detail_text(exc.detail), "code": code}
+    if isinstance(exc, drf.ValidationError):
+        body["errors"] = exc.detail if isinstance(exc.detail, dict) else {"nonFieldErrors": exc.detail}
+    response.data = body
+    return response
+
+
+def _detail_text(detail):
+    if isinstance(detail, (list, tuple)) and detail:
+        return str(detail[0])
+    return str(detail)

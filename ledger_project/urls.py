@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import views
+
+api_patterns = [
+    path("", include("authn.urls")),
+    path("", include("accounts.urls")),
+    path("", include("transactions.urls")),
+    path("health", views.HealthApi.as_view(), name="health"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    # Everything else, malformed ids included (they match no <uuid:> route), is a JSON 404,
+    # whatever DEBUG says.
+    re_path(r"^", views.not_found),
+]
+
+handler400 = "ledger_project.views.bad_request"
+handler404 = "ledger_project.views.not_found"
+handler500 = "ledger_project.views.server_error"

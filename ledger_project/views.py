@@ -1,0 +1,64 @@
+"""Project-wide endpoints: health, and JSON answers where Django would otherwise render HTML."""
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def not_found(request, exception=None, **kwargs):
+    """Unknown routes (and malformed ids, which match no route) answer like unknown objects."""
+    return JsonResponse({"message": "Not found.", "code": "not_found"}, status=404)
+
+
+def server_error(request):
+    return JsonResponse({"message": "Internal server error.", "code": "server_error"}, status=500)
+
+
+def bad_request(request, exception=None):
+    return JsonResponse({"message": "Bad request.", "code": "validation_error"}, status=400)
+
+
+def csrf_failure(request, reason=""):
+    return JsonResponse({"message": "CSRF verification failed.", "code": "csrf_failed"}, status=403)
+
+
+def _database_ok():
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def _redis_ok():
+    try:
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1)
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+class HealthOutputSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    database = serializers.CharField()
+    redis = serializers.CharField()
+
+
+class HealthApi(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: HealthOutputSerializer, 503: HealthOutputSerializer})
+    def get(self, request):
+        checks = {"database": _database_ok(), "redis": _redis_ok()}
+        healthy = all(checks.values())
+        body = {"status": "ok" if healthy else "unavailable"}
+        body.update({name: "ok" if ok else "unavailable" for name, ok in checks.items()})
+        return Response(body, status=200 if healthy else 503)
