@@ -1,10 +1,277 @@
+"""Every write to the ledger: transfers, system funding and reversals.
+
+Each one is a single database transaction (DESIGN.md, "The transfer, step by step"):
+1. outside it, validate and resolve the accounts (ownership, currency, amount places);
+2. inside it: claim the idempotency key, lock both accounts in one query ordered by primary
+   key, check status and balance on the locked rows, write the transaction in its final state,
+   its two entries and both balances, and the outbox rows; the emails leave after commit.
+"""
+
 import secrets
+from dataclasses import dataclass
+from decimal import Decimal
 
-from django.db import transaction
+from django.contrib.auth.password_validation import validate_password
+from django.db import connection, transaction
+from django.utils import timezone
 
+from accounts.models import Account
+from accounts.money import format_minor, to_minor
 from accounts.services import funding_accounts_ensure
+from authn.exceptions import NotSystemUserError
 from authn.models import User, normalize_email
 from authn.services import user_create
+from ledger_project.exceptions import InvalidInputError
+from notifications.models import OutboxEmail
+from notifications.services import outbox_rows_enqueue
+
+from .exceptions import (
+    AccountInactiveError,
+    AlreadyReversedError,
+    CurrencyMismatchError,
+    IdempotencyKeyReusedError,
+    InsufficientFundsError,
+    InvalidAccountError,
+    NotReversibleError,
+    SameAccountError,
+    TransactionNotFoundError,
+)
+from .models import IdempotencyKey, LedgerEntry, Transaction
+
+Kind, Status = Transaction.Kind, Transaction.Status
+
+
+@dataclass(frozen=True)
+class LedgerWrite:
+    """A service's outcome: the transaction (COMPLETED, FAILED, or a replayed one) and whether
+    it was replayed from an earlier request with the same idempotency key."""
+
+    transaction: Transaction
+    replayed: bool
+
+
+def transfer_create(
+    *, initiator: User, from_account_id, to_account_id, amount: Decimal, idempotency_key: str
+) -> LedgerWrite:
+    """Move `amount` from the initiator's account to any account of the same currency."""
+    accounts = Account.objects.select_related("owner").in_bulk([from_account_id, to_account_id])
+    source, target = accounts.get(from_account_id), accounts.get(to_account_id)
+    # One error for "not yours" and "does not exist": the answer must not reveal which ids exist.
+    # Funding accounts are not transfer endpoints: money enters only through funding_create.
+    if source is None or source.owner_id != initiator.id or target is None or source.is_system or target.is_system:
+        raise InvalidAccountError()
+    if source.id == target.id:
+        raise SameAccountError()
+    if source.currency != target.currency:
+        raise CurrencyMismatchError()
+    return _ledger_write(
+        kind=Kind.TRANSFER,
+        initiator=initiator,
+        idempotency_key=idempotency_key,
+        source=source,
+        target=target,
+        amount=_minor_units(amount, source.currency),
+    )
+
+
+def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempotency_key: str) -> LedgerWrite:
+    """Bring money into the ledger: debit the system user's funding account in the target's
+    currency (it may go negative) and credit the target."""
+    if not initiator.is_system:
+        raise NotSystemUserError()
+    target = Account.objects.select_related("owner").filter(id=to_account_id).first()
+    if target is None:
+        raise InvalidAccountError()
+    # Normally made by create_system_user; created here for a currency added since.
+    source, _ = Account.objects.select_related("owner").get_or_create(
+        owner=initiator, currency=target.currency, is_system=True
+    )
+    if source.id == target.id:
+        raise SameAccountError()
+    return _ledger_write(
+        kind=Kind.FUNDING,
+        initiator=initiator,
+        idempotency_key=idempotency_key,
+        source=source,
+        target=target,
+        amount=_minor_units(amount, target.currency),
+    )
+
+
+def transaction_reverse(*, initiator: User, transaction_id, idempotency_key: str, reason: str = "") -> LedgerWrite:
+    """Undo a COMPLETED transfer or funding with a new REVERSAL that moves the amount back
+    (debit the original receiver, credit the original sender) and mark the original REVERSED.
+    Corrections are new transactions: the original and its entries are never edited."""
+    if not initiator.is_system:
+        raise NotSystemUserError()
+    original = (
+        Transaction.objects.select_related("from_account__owner", "to_account__owner").filter(id=transaction_id).first()
+    )
+    if original is None:
+        raise TransactionNotFoundError()
+    return _ledger_write(
+        kind=Kind.REVERSAL,
+        initiator=initiator,
+        idempotency_key=idempotency_key,
+        source=original.to_account,
+        target=original.from_account,
+        amount=original.amount,
+        reverses=original,
+        reason=reason,
+    )
+
+
+def _minor_units(amount: Decimal, currency: str) -> int:
+    try:
+        return to_minor(amount, currency)
+    except ValueError as exc:
+        raise InvalidInputError(errors={"amount": [str(exc)]}) from exc
+
+
+def _ledger_write(
+    *, kind, initiator, idempotency_key, source, target, amount, reverses=None, reason=""
+) -> LedgerWrite:
+    if reverses is not None:
+        fingerprint = f"{kind}:{reverses.id}"
+    else:
+        fingerprint = f"{kind}:{source.id}:{target.id}:{amount}"
+
+    with transaction.atomic():
+        claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
+        if claim is None:
+            return LedgerWrite(_idempotency_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint), True)
+        if reverses is not None:
+            _lock_reversible(reverses.id)
+
+        locked = _lock_accounts(source.id, target.id)
+        debit, credit = locked[source.id], locked[target.id]
+        failure = _decline_reason(kind, debit, credit, amount)
+        txn = Transaction.objects.create(
+            kind=kind,
+            status=Status.FAILED if failure else Status.COMPLETED,
+            from_account=debit,
+            to_account=credit,
+            amount=amount,
+            currency=debit.currency,
+            failure_reason=failure,
+            initiator=initiator,
+            idempotency=claim,
+            reverses=reverses,
+            reason=reason,
+        )
+        if not failure:
+            _post_entries(txn, debit, credit)
+            if reverses is not None:
+                Transaction.objects.filter(id=reverses.id).update(status=Status.REVERSED, updated_at=timezone.now())
+            _notify(txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner)
+    return LedgerWrite(txn, False)
+
+
+CLAIM_SQL = f"""
+    INSERT INTO {IdempotencyKey._meta.db_table} (initiator_id, key, fingerprint, created_at)
+    VALUES (%s, %s, %s, %s)
+    ON CONFLICT (initiator_id, key) DO NOTHING
+    RETURNING id
+"""
+
+
+def _idempotency_claim(*, initiator, key, fingerprint) -> IdempotencyKey | None:
+    """Insert the key, or return None if this user already used it.
+
+    ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit or roll back,
+    so a duplicate request either claims the key (the first one failed) or sees the outcome.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [initiator.id, key, fingerprint, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyKey(id=row[0], initiator=initiator, key=key, fingerprint=fingerprint, created_at=now)
+
+
+def _idempotency_replay(*, initiator, key, fingerprint) -> Transaction:
+    claim = IdempotencyKey.objects.select_related("transaction").get(initiator=initiator, key=key)
+    if claim.fingerprint != fingerprint:
+        raise IdempotencyKeyReusedError()
+    return claim.transaction
+
+
+def _lock_reversible(transaction_id):
+    """Lock the original so two reversals of it run one after the other, then check it."""
+    status, kind = Transaction.objects.select_for_update().values_list("status", "kind").get(id=transaction_id)
+    if status == Status.REVERSED:
+        raise AlreadyReversedError()
+    if status != Status.COMPLETED or kind == Kind.REVERSAL:
+        raise NotReversibleError()
+
+
+def _lock_accounts(*account_ids) -> dict:
+    # One query, ordered by primary key: every writer takes its locks in the same order, so
+    # A→B and B→A transfers queue behind each other instead of deadlocking.
+    return {account.id: account for account in Account.objects.select_for_update().filter(id__in=account_ids).order_by("id")}
+
+
+def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
+    """Checked on the locked rows. Reversals may touch FROZEN accounts (freezing is how operators
+    stop fraud, and the reversal is the remedy), never CLOSED ones."""
+    if kind == Kind.REVERSAL:
+        inactive = Account.Status.CLOSED in (debit.status, credit.status)
+    else:
+        inactive = debit.status != Account.Status.ACTIVE or credit.status != Account.Status.ACTIVE
+    if inactive:
+        return AccountInactiveError.code
+    if not debit.is_system and debit.balance < amount:
+        return InsufficientFundsError.code
+    return ""
+
+
+def _post_entries(txn: Transaction, debit: Account, credit: Account):
+    now = timezone.now()
+    debit.balance -= txn.amount
+    credit.balance += txn.amount
+    debit.updated_at = credit.updated_at = now
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(transaction=txn, account=debit, type=LedgerEntry.Type.DEBIT, amount=txn.amount, balance_after=debit.balance, created_at=now),
+            LedgerEntry(transaction=txn, account=credit, type=LedgerEntry.Type.CREDIT, amount=txn.amount, balance_after=credit.balance, created_at=now),
+        ]
+    )
+    Account.objects.bulk_update([debit, credit], ["balance", "updated_at"])
+
+
+EMAIL_SUBJECT = "Ledger: {amount} {currency} {verb} your account"
+EMAIL_BODY = (
+    "Hello {name},\n\n"
+    "{amount} {currency} was {verb} your account {account} ({what}).\n"
+    "Other account: {other}\n"
+    "Transaction: {transaction}\n"
+    "New balance: {balance} {currency}\n"
+)
+EMAIL_WHAT = {Kind.TRANSFER: "transfer", Kind.FUNDING: "funding", Kind.REVERSAL: "reversal"}
+
+
+def _notify(txn, *, debit, credit, debit_owner, credit_owner):
+    """An email to the owner of each side; system funding accounts get none."""
+    sides = [(debit, debit_owner, credit, "debited from"), (credit, credit_owner, debit, "credited to")]
+    rows = []
+    for account, owner, other, verb in sides:
+        if account.is_system:
+            continue
+        values = {
+            "name": owner.name,
+            "amount": format_minor(txn.amount, txn.currency),
+            "currency": txn.currency,
+            "verb": verb,
+            "account": account.id,
+            "what": EMAIL_WHAT[txn.kind],
+            "other": other.id,
+            "transaction": txn.id,
+            "balance": format_minor(account.balance, txn.currency),
+        }
+        rows.append(OutboxEmail(to=owner.email, subject=EMAIL_SUBJECT.format(**values), body=EMAIL_BODY.format(**values)))
+    if rows:
+        outbox_rows_enqueue(rows=rows)
 
 
 def system_user_ensure(*, email: str, name: str, password: str | None = None) -> tuple[User, bool, str | None]:
@@ -24,6 +291,7 @@ def system_user_ensure(*, email: str, name: str, password: str | None = None) ->
         if not created:
             user.is_system = True
             if password:
+                validate_password(password, user)
                 user.set_password(password)
             user.save()
         funding_accounts_ensure(owner=user)

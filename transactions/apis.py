@@ -1,0 +1,159 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_get
+from ledger_project.exceptions import InvalidInputError
+from ledger_project.pagination import KeysetPagination
+from ledger_project.throttling import ScopedRateThrottle
+
+from . import serializers as s
+from .exceptions import DECLINES
+from .models import Transaction
+from .selectors import ledger_entry_list, transaction_get, transaction_list
+from .services import LedgerWrite, funding_create, transaction_reverse, transfer_create
+
+TRANSFER_COMPLETED = "Transaction completed successfully"
+FUNDING_COMPLETED = "Initial funds transaction completed successfully"
+REVERSAL_COMPLETED = "Transaction reversed successfully"
+REPLAYED = "Transaction already processed"
+REPLAYED_REVERSED = "Transaction was reversed"
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, description="Instead of the body's idempotencyKey."
+)
+
+
+def idempotency_key(request, validated_data) -> str:
+    """The key from the body or the Idempotency-Key header; both present must agree."""
+    body_key = validated_data.get("idempotencyKey")
+    header_key = request.headers.get("Idempotency-Key")
+    if body_key and header_key and body_key != header_key:
+        raise InvalidInputError(
+            "The Idempotency-Key header and the body's idempotencyKey differ.",
+            errors={"idempotencyKey": ["Does not match the Idempotency-Key header."]},
+        )
+    key = body_key or header_key
+    if not key:
+        raise InvalidInputError(errors={"idempotencyKey": ["This field is required (or send the Idempotency-Key header)."]})
+    if len(key) > 255:
+        raise InvalidInputError(errors={"idempotencyKey": ["Ensure this field has no more than 255 characters."]})
+    return key
+
+
+def ledger_write_response(result: LedgerWrite, *, created_message: str) -> Response:
+    """201 for a new transaction, 200 for a replay, and a decline's 422 (first time or replayed)
+    with the FAILED transaction in the body."""
+    txn = result.transaction
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    body = s.TransactionOutputSerializer(txn).data
+    if txn.status == Transaction.Status.FAILED:
+        raise DECLINES[txn.failure_reason](extra={"transaction": body}, headers=headers)
+    if not result.replayed:
+        return Response({"message": created_message, "transaction": body}, status=status.HTTP_201_CREATED)
+    message = REPLAYED_REVERSED if txn.status == Transaction.Status.REVERSED else REPLAYED
+    return Response({"message": message, "transaction": body}, headers=headers)
+
+
+class TransactionPagination(KeysetPagination):
+    ordering = ("-created_at", "-id")
+    items_key = "transactions"
+
+
+class EntryPagination(KeysetPagination):
+    ordering = ("-id",)
+    items_key = "entries"
+
+
+class TransactionListCreateApi(APIView):
+    throttle_scope = "transfer"
+
+    def get_throttles(self):
+        # Only moving money is rate limited per user; reading the list is not.
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        request=s.TransferInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer},
+    )
+    def post(self, request):
+        serializer = s.TransferInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = transfer_create(
+            initiator=request.user,
+            from_account_id=data["fromAccount"],
+            to_account_id=data["toAccount"],
+            amount=data["amount"],
+            idempotency_key=idempotency_key(request, data),
+        )
+        return ledger_write_response(result, created_message=TRANSFER_COMPLETED)
+
+    @extend_schema(parameters=[s.TransactionFilterSerializer], responses={200: s.TransactionOutputSerializer(many=True)})
+    def get(self, request):
+        filters = s.TransactionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = transaction_list(
+            user=request.user,
+            account_id=filters.validated_data.get("account"),
+            status=filters.validated_data.get("status"),
+        )
+        paginator = TransactionPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(s.TransactionOutputSerializer(page, many=True).data)
+
+
+class FundingCreateApi(APIView):
+    @extend_schema(
+        request=s.FundingInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer},
+    )
+    def post(self, request):
+        serializer = s.FundingInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = funding_create(
+            initiator=request.user,
+            to_account_id=data["toAccount"],
+            amount=data["amount"],
+            idempotency_key=idempotency_key(request, data),
+        )
+        return ledger_write_response(result, created_message=FUNDING_COMPLETED)
+
+
+class TransactionReverseApi(APIView):
+    @extend_schema(
+        request=s.ReverseInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer},
+    )
+    def post(self, request, transaction_id):
+        serializer = s.ReverseInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = transaction_reverse(
+            initiator=request.user,
+            transaction_id=transaction_id,
+            idempotency_key=idempotency_key(request, data),
+            reason=data["reason"],
+        )
+        return ledger_write_response(result, created_message=REVERSAL_COMPLETED)
+
+
+class TransactionDetailApi(APIView):
+    @extend_schema(responses={200: s.TransactionWrapperSerializer})
+    def get(self, request, transaction_id):
+        txn = transaction_get(user=request.user, transaction_id=transaction_id)
+        return Response({"transaction": s.TransactionOutputSerializer(txn).data})
+
+
+class AccountEntryListApi(APIView):
+    @extend_schema(responses={200: s.LedgerEntryOutputSerializer(many=True)})
+    def get(self, request, account_id):
+        account = account_get(owner=request.user, account_id=account_id)
+        paginator = EntryPagination()
+        page = paginator.paginate_queryset(ledger_entry_list(account=account), request, view=self)
+        return paginator.get_paginated_response(s.LedgerEntryOutputSerializer(page, many=True).data)

@@ -1,0 +1,117 @@
+"""verify_ledger: every invariant of DESIGN.md, checked in SQL over one consistent snapshot."""
+
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+# Each check: (name, SQL returning the offending ids). An empty result means the invariant holds.
+CHECKS = [
+    (
+        "account balance equals its entries (credits - debits)",
+        """
+        SELECT a.id FROM accounts_account a
+        LEFT JOIN transactions_ledgerentry e ON e.account_id = a.id
+        GROUP BY a.id, a.balance
+        HAVING a.balance <> COALESCE(SUM(CASE WHEN e.type = 'CREDIT' THEN e.amount ELSE -e.amount END), 0)
+        """,
+    ),
+    (
+        "account balance equals its newest entry's balance_after",
+        """
+        SELECT a.id FROM accounts_account a
+        JOIN LATERAL (
+            SELECT balance_after FROM transactions_ledgerentry e
+            WHERE e.account_id = a.id ORDER BY e.id DESC LIMIT 1
+        ) newest ON true
+        WHERE newest.balance_after <> a.balance
+        """,
+    ),
+    (
+        "completed transaction has one DEBIT (from) and one CREDIT (to) of its amount and currency",
+        """
+        SELECT t.id FROM transactions_transaction t
+        LEFT JOIN transactions_ledgerentry d ON d.transaction_id = t.id AND d.type = 'DEBIT'
+        LEFT JOIN transactions_ledgerentry c ON c.transaction_id = t.id AND c.type = 'CREDIT'
+        LEFT JOIN accounts_account fa ON fa.id = t.from_account_id
+        LEFT JOIN accounts_account ta ON ta.id = t.to_account_id
+        WHERE t.status IN ('COMPLETED', 'REVERSED')
+          AND (d.id IS NULL OR c.id IS NULL
+               OR d.amount <> t.amount OR c.amount <> t.amount
+               OR d.account_id <> t.from_account_id OR c.account_id <> t.to_account_id
+               OR fa.currency <> t.currency OR ta.currency <> t.currency)
+        """,
+    ),
+    (
+        "no entries on failed or pending transactions (no orphan entries)",
+        """
+        SELECT DISTINCT e.transaction_id FROM transactions_ledgerentry e
+        JOIN transactions_transaction t ON t.id = e.transaction_id
+        WHERE t.status NOT IN ('COMPLETED', 'REVERSED')
+        """,
+    ),
+    (
+        "no non-system account below zero",
+        "SELECT id FROM accounts_account WHERE NOT is_system AND balance < 0",
+    ),
+    (
+        "a REVERSED transaction has exactly one completed reversal, and only REVERSED ones have one",
+        """
+        SELECT t.id FROM transactions_transaction t
+        LEFT JOIN transactions_transaction r ON r.reverses_id = t.id AND r.status = 'COMPLETED'
+        GROUP BY t.id, t.status
+        HAVING (t.status = 'REVERSED') <> (COUNT(r.id) = 1)
+        """,
+    ),
+    (
+        "money is conserved: all balances of a currency sum to zero",
+        "SELECT currency FROM accounts_account GROUP BY currency HAVING SUM(balance) <> 0",
+    ),
+]
+
+COUNTS_SQL = """
+    SELECT (SELECT COUNT(*) FROM accounts_account),
+           (SELECT COUNT(*) FROM transactions_transaction),
+           (SELECT COUNT(*) FROM transactions_ledgerentry)
+"""
+
+
+@dataclass
+class LedgerReport:
+    accounts: int = 0
+    transactions: int = 0
+    entries: int = 0
+    violations: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def summary(self) -> str:
+        lines = [
+            f"ledger {'OK' if self.ok else 'VIOLATED'}: {self.accounts} accounts, "
+            f"{self.transactions} transactions, {self.entries} entries, {len(CHECKS)} checks"
+        ]
+        for name, ids in self.violations.items():
+            shown = ", ".join(ids[:20]) + (f" (+{len(ids) - 20} more)" if len(ids) > 20 else "")
+            lines.append(f"  VIOLATION {name}: {shown}")
+        return "\n".join(lines)
+
+
+def ledger_verify() -> LedgerReport:
+    """Run every check in one REPEATABLE READ, read-only snapshot, so transfers committing
+    meanwhile cannot make a consistent ledger look broken (or the reverse)."""
+    report = LedgerReport()
+    # Inside a caller's transaction (a test, say) the level is already fixed: PostgreSQL only
+    # accepts SET TRANSACTION before a transaction's first query, so we read its snapshot instead.
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute(COUNTS_SQL)
+        report.accounts, report.transactions, report.entries = cursor.fetchone()
+        for name, sql in CHECKS:
+            cursor.execute(sql)
+            offenders = [str(row[0]) for row in cursor.fetchall()]
+            if offenders:
+                report.violations[name] = offenders
+    return report

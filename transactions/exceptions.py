@@ -1,0 +1,75 @@
+from ledger_project.exceptions import ApplicationError, NotFoundError
+
+
+class InvalidAccountError(ApplicationError):
+    """fromAccount unknown or not the caller's, or toAccount unknown: one message for both."""
+
+    status_code = 400
+    code = "invalid_account"
+    message = "Invalid account."
+
+
+class SameAccountError(ApplicationError):
+    """Both sides of a transfer are the same account."""
+
+    status_code = 400
+    code = "same_account"
+    message = "fromAccount and toAccount must be different accounts."
+
+
+class CurrencyMismatchError(ApplicationError):
+    """The two accounts hold different currencies."""
+
+    status_code = 400
+    code = "currency_mismatch"
+    message = "Both accounts must hold the same currency."
+
+
+class InsufficientFundsError(ApplicationError):
+    """The debited account's balance does not cover the amount."""
+
+    status_code = 422
+    code = "insufficient_funds"
+    message = "Insufficient funds."
+
+
+class AccountInactiveError(ApplicationError):
+    """An account on either side is frozen or closed."""
+
+    status_code = 422
+    code = "account_inactive"
+    message = "An account in this transaction is not active."
+
+
+class IdempotencyKeyReusedError(ApplicationError):
+    """The key was already used by this user for a different request."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
+    message = "This idempotency key was already used for a different request."
+
+
+class AlreadyReversedError(ApplicationError):
+    """The transaction already has a completed reversal."""
+
+    status_code = 409
+    code = "already_reversed"
+    message = "The transaction has already been reversed."
+
+
+class NotReversibleError(ApplicationError):
+    """Only COMPLETED transfers and fundings can be reversed."""
+
+    status_code = 409
+    code = "not_reversible"
+    message = "Only completed transfers and fundings can be reversed."
+
+
+class TransactionNotFoundError(NotFoundError):
+    """No such transaction, or the caller owns neither side."""
+
+    message = "Transaction not found."
+
+
+# A FAILED transaction's failure_reason is the code of the decline that failed it.
+DECLINES = {error.code: error for error in (InsufficientFundsError, AccountInactiveError)}

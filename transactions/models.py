@@ -1,0 +1,123 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Account
+
+
+class IdempotencyKey(models.Model):
+    """A client's idempotency key, claimed once per user.
+
+    The claim is an insert under the unique constraint, in the same database transaction as the
+    ledger write: a concurrent request with the same key waits on that insert until the first
+    commits, then finds this row and replays its transaction. `fingerprint` is what the key was
+    used for (kind, accounts, amount); the same key with another fingerprint is refused.
+    """
+
+    initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["initiator", "key"], name="idempotency_one_outcome_per_key"),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class Transaction(models.Model):
+    """One movement of money between two accounts of the same currency.
+
+    A COMPLETED transaction has exactly one DEBIT entry (from_account) and one CREDIT entry
+    (to_account) of its amount; a FAILED one (a decline) has none. It is written in its final
+    state in one database transaction with its entries, so PENDING is never seen outside it.
+    A REVERSAL moves a COMPLETED transaction's amount back and marks the original REVERSED.
+    """
+
+    class Kind(models.TextChoices):
+        TRANSFER = "TRANSFER"
+        FUNDING = "FUNDING"
+        REVERSAL = "REVERSAL"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+        REVERSED = "REVERSED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=9, choices=Status.choices)
+    from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="outgoing_transactions")
+    to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="incoming_transactions")
+    amount = models.BigIntegerField(help_text="In the currency's minor unit.")
+    currency = models.CharField(max_length=3)
+    failure_reason = models.CharField(max_length=32, blank=True, default="")
+    initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    idempotency = models.OneToOneField(IdempotencyKey, on_delete=models.PROTECT, related_name="transaction")
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    reason = models.CharField(max_length=500, blank=True, default="", help_text="Why a reversal was made.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="transaction_amount_positive"),
+            models.CheckConstraint(condition=models.Q(kind__in=["TRANSFER", "FUNDING", "REVERSAL"]), name="transaction_kind_valid"),
+            models.CheckConstraint(condition=models.Q(status__in=["PENDING", "COMPLETED", "FAILED", "REVERSED"]), name="transaction_status_valid"),
+            models.CheckConstraint(
+                condition=~models.Q(from_account=models.F("to_account")), name="transaction_distinct_accounts"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="REVERSAL", reverses__isnull=False) | models.Q(~models.Q(kind="REVERSAL"), reverses__isnull=True),
+                name="transaction_reversal_has_original",
+            ),
+            # Failed reversal attempts may repeat; only one may complete.
+            models.UniqueConstraint(
+                fields=["reverses"], condition=models.Q(status="COMPLETED"), name="transaction_one_completed_reversal"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["from_account", "created_at"], name="transaction_from_created_idx"),
+            models.Index(fields=["to_account", "created_at"], name="transaction_to_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.id} ({self.status})"
+
+
+class LedgerEntry(models.Model):
+    """One side of a completed transaction on one account. Never updated or deleted.
+
+    `balance_after` is the account's balance once this entry applied, so the newest entry's
+    value equals the account's stored balance.
+    """
+
+    class Type(models.TextChoices):
+        DEBIT = "DEBIT"
+        CREDIT = "CREDIT"
+
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    type = models.CharField(max_length=6, choices=Type.choices)
+    amount = models.BigIntegerField(help_text="In the currency's minor unit.")
+    balance_after = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_entry_amount_positive"),
+            models.CheckConstraint(condition=models.Q(type__in=["DEBIT", "CREDIT"]), name="ledger_entry_type_valid"),
+            models.UniqueConstraint(fields=["transaction", "type"], name="ledger_entry_one_side_each"),
+        ]
+        # Statements page by (account, id), newest first.
+        indexes = [models.Index(fields=["account", "-id"], name="ledger_entry_account_id_idx")]
+
+    def __str__(self):
+        return f"{self.type} {self.amount} on {self.account_id}"

@@ -1,0 +1,43 @@
+from django.db.models import Prefetch, Q, QuerySet
+
+from accounts.models import Account
+from authn.models import User
+
+from .exceptions import TransactionNotFoundError
+from .models import LedgerEntry, Transaction
+
+
+def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
+    return queryset.select_related("idempotency").prefetch_related(
+        Prefetch("entries", queryset=LedgerEntry.objects.order_by("id"))
+    )
+
+
+def transaction_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Transaction]:
+    """Transactions touching the caller's accounts (either side), newest first."""
+    accounts = Account.objects.filter(owner=user)
+    if account_id is not None:
+        accounts = accounts.filter(id=account_id)
+    account_ids = accounts.values("id")
+    queryset = Transaction.objects.filter(Q(from_account_id__in=account_ids) | Q(to_account_id__in=account_ids))
+    if status:
+        queryset = queryset.filter(status=status)
+    return _with_details(queryset)
+
+
+def transaction_get(*, user: User, transaction_id) -> Transaction:
+    """Visible only to the owner of one of its sides; anyone else gets a 404."""
+    txn = (
+        _with_details(Transaction.objects.filter(id=transaction_id))
+        .filter(Q(from_account__owner=user) | Q(to_account__owner=user))
+        .first()
+    )
+    if txn is None:
+        raise TransactionNotFoundError()
+    return txn
+
+
+def ledger_entry_list(*, account: Account) -> QuerySet[LedgerEntry]:
+    """One account's statement; the caller resolved the account with accounts.selectors.account_get."""
+    # Through the related manager, each entry knows its account (and currency) without a query.
+    return account.entries.all()
