@@ -14,12 +14,9 @@ from .services import token_refresh, tokens_blacklist, tokens_issue, user_create
 LOGOUT_MESSAGE = "User logged out successfully"
 
 
-def _session_response(request, user, status_code):
-    """Body with the token pair, the access token in an HttpOnly cookie, and a CSRF cookie for
+def _with_auth_cookies(request, response, access):
+    """The access token in an HttpOnly cookie that expires with it, and a CSRF cookie for the
     clients that authenticate with that cookie."""
-    access, refresh = tokens_issue(user=user)
-    body = s.SessionOutputSerializer({"user": user, "token": access, "refresh": refresh}).data
-    response = Response(body, status=status_code)
     response.set_cookie(
         settings.AUTH_COOKIE_NAME,
         access,
@@ -30,6 +27,12 @@ def _session_response(request, user, status_code):
     )
     get_token(request._request)  # CsrfViewMiddleware sets the csrftoken cookie on the way out
     return response
+
+
+def _session_response(request, user, status_code):
+    access, refresh = tokens_issue(user=user)
+    body = s.SessionOutputSerializer({"user": user, "token": access, "refresh": refresh}).data
+    return _with_auth_cookies(request, Response(body, status=status_code), access)
 
 
 class PublicApi(APIView):
@@ -69,7 +72,7 @@ class RefreshApi(PublicApi):
         serializer = s.RefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         access, refresh = token_refresh(raw_refresh=serializer.validated_data["refresh"])
-        return Response({"token": access, "refresh": refresh})
+        return _with_auth_cookies(request, Response({"token": access, "refresh": refresh}), access)
 
 
 class LogoutApi(PublicApi):

@@ -2,6 +2,7 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists
 from django.utils import timezone
@@ -23,7 +24,11 @@ def user_create(*, email: str, name: str, password: str, is_system: bool = False
     """Create a user and queue the welcome email in the same database transaction."""
     email = normalize_email(email)
     user = User(email=email, name=name, is_system=is_system)
-    validate_password(password, user)
+    try:
+        validate_password(password, user)
+    except DjangoValidationError as exc:
+        # The validators raise without a field; name it, so the API answers errors.password.
+        raise DjangoValidationError({"password": exc.error_list}) from exc
     user.set_password(password)  # hashing is slow on purpose; done before any transaction opens
     try:
         with transaction.atomic():

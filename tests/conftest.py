@@ -1,10 +1,15 @@
+import base64
+import json
+
 import pytest
+import redis
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from authn.services import tokens_issue
 
-from .factories import AccountFactory, UserFactory
+from .factories import AccountFactory, SystemUserFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -12,6 +17,33 @@ def _fresh_throttle_counters():
     # Throttle counters live in Redis (the test settings give the suite its own database).
     cache.clear()
     yield
+
+
+class Broker:
+    """The default Celery queue on the test broker: a Redis list named "celery" (kombu LPUSHes
+    each message as JSON with a base64 body)."""
+
+    queue = "celery"
+
+    def __init__(self, url):
+        self.redis = redis.Redis.from_url(url)
+
+    def clear(self):
+        self.redis.delete(self.queue)
+
+    def published(self):
+        """(task name, args) of every waiting message, oldest first."""
+        messages = [json.loads(raw) for raw in reversed(self.redis.lrange(self.queue, 0, -1))]
+        return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+
+@pytest.fixture
+def broker():
+    """The test broker with an empty queue; no worker consumes it, so published tasks stay there."""
+    broker = Broker(settings.CELERY_BROKER_URL)
+    broker.clear()
+    yield broker
+    broker.clear()
 
 
 @pytest.fixture
@@ -50,3 +82,14 @@ def other_client(other_user):
 @pytest.fixture
 def account(user):
     return AccountFactory(owner=user)
+
+
+@pytest.fixture
+def system_user(db):
+    return SystemUserFactory()
+
+
+@pytest.fixture
+def system_client(system_user):
+    """An API client authenticated as a system user (funding, reversals)."""
+    return bearer_client(system_user)

@@ -1,8 +1,12 @@
+import uuid
+from decimal import Decimal
+
 import factory
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import Account
 from authn.models import User
+from transactions.services import funding_create
 
 PASSWORD = "correct-horse-battery"
 # Hashed once: Argon2 is deliberately slow and most tests only need a user that can log in.
@@ -29,3 +33,26 @@ class AccountFactory(factory.django.DjangoModelFactory):
 
     owner = factory.SubFactory(UserFactory)
     currency = "INR"
+
+
+FUNDER_EMAIL = "funder@ledger.local"
+
+
+def account_fund(account: Account, amount, *, system: User | None = None):
+    """Bring `amount` (decimal text) into `account` the way production money enters: through
+    the funding service, so balances, entries and every verify_ledger invariant agree."""
+    if system is None:
+        system = User.objects.filter(email=FUNDER_EMAIL).first() or SystemUserFactory(email=FUNDER_EMAIL)
+    txn = funding_create(
+        initiator=system, to_account_id=account.id, amount=Decimal(amount), idempotency_key=f"test-funding:{uuid.uuid4()}"
+    ).transaction
+    assert txn.status == "COMPLETED", txn.failure_reason
+    account.refresh_from_db()
+    return txn
+
+
+def funded_account(amount, **kwargs) -> Account:
+    """A new account (AccountFactory kwargs) holding `amount`, funded through the service."""
+    account = AccountFactory(**kwargs)
+    account_fund(account, amount)
+    return account

@@ -124,6 +124,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["ledger_project.parsers.ExactJSONParser"],
     "EXCEPTION_HANDLER": "ledger_project.exceptions.api_exception_handler",
+    # camelCase like every other key on the wire, and the handler's own key for list errors.
+    "NON_FIELD_ERRORS_KEY": "nonFieldErrors",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

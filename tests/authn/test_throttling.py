@@ -1,0 +1,35 @@
+import pytest
+
+ATTEMPTS = {
+    "login": ("/api/auth/login", lambda n: {"email": "nobody@example.com", "password": f"guess-{n}"}),
+    "register": ("/api/auth/register", lambda n: {"name": "Ann", "email": f"ann{n}@example.com", "password": "s3cure-pass-word"}),
+}
+
+
+@pytest.fixture
+def three_a_minute(settings):
+    # The throttle reads settings.THROTTLE_RATES on every request.
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "login": "3/min", "register": "3/min"}
+
+
+@pytest.mark.parametrize("scope", ATTEMPTS)
+def test_fourth_attempt_from_one_address_is_throttled(client, db, three_a_minute, scope):
+    url, body = ATTEMPTS[scope]
+    for n in range(3):
+        assert client.post(url, body(n), format="json").status_code != 429
+
+    response = client.post(url, body(3), format="json")
+
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert 0 < int(response["Retry-After"]) <= 60
+    # Another address has its own allowance.
+    assert client.post(url, body(4), format="json", REMOTE_ADDR="203.0.113.9").status_code != 429
+
+
+def test_login_and_register_are_counted_apart(client, db, three_a_minute):
+    for n in range(3):
+        client.post(ATTEMPTS["login"][0], ATTEMPTS["login"][1](n), format="json")
+
+    url, body = ATTEMPTS["register"]
+    assert client.post(url, body(0), format="json").status_code == 201
