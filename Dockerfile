@@ -1,0 +1,17 @@
+# One image for web, worker and beat (docker-compose.yml picks the command).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+
+COPY . .
+RUN useradd --create-home --uid 1000 ledger && chown -R ledger /app
+USER ledger
+
+EXPOSE 8000
+CMD ["gunicorn", "ledger_project.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
