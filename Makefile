@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
-.PHONY: run test venv preflight migrate demo-user check-compose clean
+.PHONY: run test venv preflight migrate demo-user check-compose clean bank-check
 
 # Install requirements when the venv is new or requirements.txt changed.
 $(STAMP): requirements.txt
@@ -38,6 +38,12 @@ run: demo-user
 test: venv
 	@$(PY) -m ledger_project.preflight
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Jepsen-style bank check against a gunicorn of its own on a scratch database (README, "Bank check"),
+# e.g. make bank-check ARGS="--seconds 60 --clients 32 --nemesis"
+bank-check: venv
+	@$(PY) -m ledger_project.preflight
+	$(PY) bench/bank_check.py $(ARGS)
 
 check-compose:
 	docker compose config --quiet

@@ -4,12 +4,17 @@ Body: {"message": <sentence>, "code": <stable identifier>} plus "errors" for fie
 and whatever an ApplicationError adds (a declined transaction, for instance).
 """
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -76,6 +81,13 @@ def api_exception_handler(exc, context):
     # Imported here: rest_framework.views loads the authentication classes, which import this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away mid-request (a killed backend, a restart) or a lock wait hit
+        # lock_timeout. The write rolled back, unless the connection died during its COMMIT,
+        # which nobody can tell from here: the outcome is unknown, and a retry with the same
+        # idempotency key settles it (it replays a stored outcome or writes exactly once).
+        logger.warning("database unavailable: %s", exc)
+        exc = ServiceUnavailableError(headers={"Retry-After": "1"})
     if isinstance(exc, ApplicationError):
         return Response(exc.body(), status=exc.status_code, headers=exc.headers)
 

@@ -2,7 +2,7 @@
 
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
@@ -10,6 +10,8 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from transactions.models import LedgerAudit
 
 
 @csrf_exempt  # it changes nothing, and a POST to an unknown route must be a 404, not a CSRF 403
@@ -47,10 +49,24 @@ def _redis_ok():
         return False
 
 
+class LastAuditSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(source="finished_at")
+    ok = serializers.BooleanField()
+    summary = serializers.CharField()
+
+
 class HealthOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     database = serializers.CharField()
     redis = serializers.CharField()
+    lastAudit = LastAuditSerializer(allow_null=True, help_text="The newest verify_ledger run, null before the first.")
+
+
+def _last_audit():
+    try:
+        return LedgerAudit.objects.order_by("-finished_at").first()
+    except DatabaseError:
+        return None
 
 
 class HealthApi(APIView):
@@ -63,4 +79,6 @@ class HealthApi(APIView):
         healthy = all(checks.values())
         body = {"status": "ok" if healthy else "unavailable"}
         body.update({name: "ok" if ok else "unavailable" for name, ok in checks.items()})
+        audit = _last_audit() if checks["database"] else None
+        body["lastAudit"] = LastAuditSerializer(audit).data if audit else None
         return Response(body, status=200 if healthy else 503)

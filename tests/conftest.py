@@ -5,11 +5,26 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db.backends.postgresql.operations import DatabaseOperations
 from rest_framework.test import APIClient
 
 from authn.services import tokens_issue
 
 from .factories import AccountFactory, SystemUserFactory, UserFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_may_truncate_the_ledger():
+    """Transactional tests end with Django's flush, a TRUNCATE; the ledger's triggers refuse
+    that unless the transaction first says it means to (transactions/sql/ledger_guards.sql)."""
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        return original(self, ["SET LOCAL ledger.allow_truncate = 'on'", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    DatabaseOperations.execute_sql_flush = original
 
 
 @pytest.fixture(autouse=True)

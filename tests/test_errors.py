@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ledger_project.exceptions import NotFoundError
+from transactions.audit import ledger_audit_record
 
 NOT_FOUND = {"message": NotFoundError.message, "code": "not_found"}
 
@@ -69,7 +70,16 @@ def test_health(client, db):
     response = client.get("/api/health")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "lastAudit": None}
+
+
+def test_health_shows_the_last_audit(client, db):
+    ledger_audit_record()
+    newest = ledger_audit_record()
+
+    last = client.get("/api/health").json()["lastAudit"]
+
+    assert last == {"at": newest.finished_at.isoformat().replace("+00:00", "Z"), "ok": True, "summary": newest.summary}
 
 
 def test_health_reports_an_unreachable_redis(client, db, settings):
@@ -78,7 +88,7 @@ def test_health_reports_an_unreachable_redis(client, db, settings):
     response = client.get("/api/health")
 
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "unavailable"}
+    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "unavailable", "lastAudit": None}
 
 
 def test_openapi_schema(client, db):

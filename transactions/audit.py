@@ -1,8 +1,14 @@
 """verify_ledger: every invariant of DESIGN.md, checked in SQL over one consistent snapshot."""
 
+import logging
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import LedgerAudit
+
+logger = logging.getLogger(__name__)
 
 # Each check: (name, SQL returning the offending ids). An empty result means the invariant holds.
 CHECKS = [
@@ -115,3 +121,23 @@ def ledger_verify() -> LedgerReport:
             if offenders:
                 report.violations[name] = offenders
     return report
+
+
+def ledger_audit_record() -> LedgerAudit:
+    """Run ledger_verify, keep the outcome for /api/health and log it: the summary at INFO, or
+    every violation with its offending ids at ERROR."""
+    started_at = timezone.now()
+    report = ledger_verify()
+    audit = LedgerAudit.objects.create(
+        started_at=started_at,
+        finished_at=timezone.now(),
+        ok=report.ok,
+        summary=report.summary(),
+        violations=report.violations,
+    )
+    if report.ok:
+        logger.info("%s", audit.summary)
+    else:
+        for name, ids in report.violations.items():
+            logger.error("ledger invariant violated: %s: %s", name, ", ".join(ids))
+    return audit

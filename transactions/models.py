@@ -121,3 +121,19 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.amount} on {self.account_id}"
+
+
+class LedgerAudit(models.Model):
+    """One run of verify_ledger (nightly by beat, or by hand); the newest is shown by /api/health."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    summary = models.TextField()
+    violations = models.JSONField(default=dict, help_text="check name → offending ids")
+
+    class Meta:
+        indexes = [models.Index(fields=["-finished_at"], name="ledger_audit_newest_idx")]
+
+    def __str__(self):
+        return f"{self.finished_at:%Y-%m-%d %H:%M} {'OK' if self.ok else 'VIOLATED'}"

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import connection, transaction
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Account
@@ -164,6 +165,9 @@ def _ledger_write(
             if reverses is not None:
                 Transaction.objects.filter(id=reverses.id).update(status=Status.REVERSED, updated_at=timezone.now())
             _notify(txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner)
+        # The caller serializes the entries too: read them before the commit, so that nothing
+        # after it needs the database (a failure there would turn a stored write into a 503).
+        prefetch_related_objects([txn], Prefetch("entries", queryset=LedgerEntry.objects.order_by("id")))
     return LedgerWrite(txn, False)
 
 

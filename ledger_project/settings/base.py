@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -75,6 +76,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://localhost:543
 # Persistent connections, checked before reuse so a restarted PostgreSQL costs no failed request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A request never waits longer than this for a row lock (a hot account, a lock held by an
+# operator's session): it gives up with 503 and writes nothing instead of hanging.
+DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and the cache that holds throttle counters --------------------------
@@ -84,6 +89,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", default="redis://localhost:6379/1"),
         "KEY_PREFIX": "ledger",
+        # Fail fast when Redis is down; the throttles then let requests through (throttling.py).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 
@@ -175,13 +182,34 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Publishing happens after a commit, in the request: if Redis is down, fail fast and let beat
 # re-dispatch later instead of making the client wait.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 0}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    "max_retries": 0,
+    # A message taken by a worker that died unacknowledged is delivered again after this long.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+
+def cron_schedule(expression):
+    """A crontab line ("minute hour day-of-month month day-of-week", UTC) as a Celery schedule;
+    Celery's own positional order differs, hence the names."""
+    minute, hour, day_of_month, month_of_year, day_of_week = expression.split()
+    return crontab(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year, day_of_week=day_of_week
+    )
+
+
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-blacklisted-tokens": {
         "task": "authn.tasks.blacklist_purge_expired",
         "schedule": env.int("BLACKLIST_PURGE_INTERVAL_SECONDS", default=3600),
+    },
+    "verify-ledger-nightly": {
+        "task": "transactions.tasks.ledger_audit",
+        "schedule": cron_schedule(env("LEDGER_AUDIT_CRON", default="30 2 * * *")),
     },
     "redispatch-unsent-outbox-emails": {
         "task": "notifications.tasks.outbox_redispatch_unsent",
@@ -208,4 +236,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django sets its own logger to INFO; follow LOG_LEVEL instead.
+    "loggers": {"django": {"level": env("LOG_LEVEL", default="INFO")}},
 }

@@ -1,0 +1,11 @@
+DROP TRIGGER IF EXISTS ledger_entry_balanced ON transactions_ledgerentry;
+DROP TRIGGER IF EXISTS transaction_balanced ON transactions_transaction;
+DROP TRIGGER IF EXISTS transaction_money_immutable ON transactions_transaction;
+DROP TRIGGER IF EXISTS transaction_no_truncate ON transactions_transaction;
+DROP TRIGGER IF EXISTS transaction_no_delete ON transactions_transaction;
+DROP TRIGGER IF EXISTS ledger_entry_no_truncate ON transactions_ledgerentry;
+DROP TRIGGER IF EXISTS ledger_entry_append_only ON transactions_ledgerentry;
+DROP FUNCTION IF EXISTS transaction_balanced_trigger();
+DROP FUNCTION IF EXISTS transaction_check_balanced(uuid);
+DROP FUNCTION IF EXISTS transaction_reject_money_change();
+DROP FUNCTION IF EXISTS ledger_reject_change();
