@@ -9,7 +9,7 @@ from .services import account_open
 
 
 class AccountListCreateApi(APIView):
-    @extend_schema(responses={200: s.AccountListOutputSerializer})
+    @extend_schema(operation_id="accounts_list", responses={200: s.AccountListOutputSerializer})
     def get(self, request):
         return Response(s.AccountListOutputSerializer({"accounts": account_list(owner=request.user)}).data)
 

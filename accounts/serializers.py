@@ -1,6 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ledger_project import fields
+
 from .money import format_minor
 
 
@@ -26,7 +28,7 @@ class MoneyField(serializers.Field):
 
 class AccountOpenInputSerializer(serializers.Serializer):
     # Only the currency is the client's to choose; owner, status and balance are not (API3).
-    currency = serializers.CharField(max_length=3, required=False)
+    currency = fields.CharField(max_length=3, required=False)
 
 
 class AccountOutputSerializer(serializers.Serializer):

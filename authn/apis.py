@@ -6,9 +6,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledger_project.schema import error_responses
 from ledger_project.throttling import ScopedRateThrottle
 
 from . import serializers as s
+from .exceptions import EmailTakenError, InvalidCredentialsError, TokenInvalidError
 from .services import token_refresh, tokens_blacklist, tokens_issue, user_create, user_login
 
 LOGOUT_MESSAGE = "User logged out successfully"
@@ -46,7 +48,10 @@ class RegisterApi(PublicApi):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "register"
 
-    @extend_schema(request=s.RegisterInputSerializer, responses={201: s.SessionOutputSerializer})
+    @extend_schema(
+        request=s.RegisterInputSerializer,
+        responses={201: s.SessionOutputSerializer, **error_responses(EmailTakenError)},
+    )
     def post(self, request):
         serializer = s.RegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -58,7 +63,10 @@ class LoginApi(PublicApi):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=s.LoginInputSerializer, responses={200: s.SessionOutputSerializer})
+    @extend_schema(
+        request=s.LoginInputSerializer,
+        responses={200: s.SessionOutputSerializer, **error_responses(InvalidCredentialsError)},
+    )
     def post(self, request):
         serializer = s.LoginInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -67,7 +75,10 @@ class LoginApi(PublicApi):
 
 
 class RefreshApi(PublicApi):
-    @extend_schema(request=s.RefreshInputSerializer, responses={200: s.TokenPairOutputSerializer})
+    @extend_schema(
+        request=s.RefreshInputSerializer,
+        responses={200: s.TokenPairOutputSerializer, **error_responses(TokenInvalidError)},
+    )
     def post(self, request):
         serializer = s.RefreshInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,6 +1,8 @@
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.mail.message import sanitize_address
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -8,6 +10,17 @@ from django.utils import timezone
 
 # CR/LF and other control characters would let a name inject headers into the emails we send.
 no_control_characters = RegexValidator(r"^[^\x00-\x1f\x7f]*\Z", "Control characters are not allowed.")
+
+
+def deliverable_email(value):
+    """An address our mail backend can write as it is. Django's EmailValidator also passes control
+    characters in a quoted local part (`"a\\x0bb"@example.com`) and Unicode domain labels too long
+    once IDNA-encoded; the welcome email to either would fail on every retry, or go elsewhere."""
+    no_control_characters(value)
+    try:
+        sanitize_address(value, "utf-8")  # what the SMTP backend does with every recipient
+    except ValueError as exc:  # UnicodeError included
+        raise ValidationError("Enter a valid email address.") from exc
 
 
 def normalize_email(email):

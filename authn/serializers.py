@@ -1,26 +1,28 @@
 from rest_framework import serializers
 
-from .models import no_control_characters
+from ledger_project import fields
+
+from .models import deliverable_email, no_control_characters
 
 
 class RegisterInputSerializer(serializers.Serializer):
     # Unknown fields (systemUser, isStaff, ...) are dropped by DRF: nothing can be mass-assigned.
-    name = serializers.CharField(max_length=150, validators=[no_control_characters])
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    name = fields.CharField(max_length=150, validators=[no_control_characters])
+    email = fields.EmailField(max_length=254, validators=[deliverable_email])
+    password = fields.CharField(max_length=128, trim_whitespace=False, write_only=True)
 
 
 class LoginInputSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    email = fields.CharField(max_length=254)
+    password = fields.CharField(max_length=128, trim_whitespace=False, write_only=True)
 
 
 class RefreshInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2048)
+    refresh = fields.CharField(max_length=2048)
 
 
 class LogoutInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2048, required=False, allow_blank=True)
+    refresh = fields.CharField(max_length=2048, required=False, allow_blank=True)
 
 
 class UserOutputSerializer(serializers.Serializer):

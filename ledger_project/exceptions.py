@@ -54,6 +54,14 @@ class NotFoundError(ApplicationError):
     message = "Not found."
 
 
+class PayloadTooLargeError(ApplicationError):
+    """The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE (ledger_project.middleware)."""
+
+    status_code = 413
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
 class ServiceUnavailableError(ApplicationError):
     """A dependency (database, broker) did not answer in time; the request may be retried."""
 

@@ -1,3 +1,6 @@
+from base64 import b64decode
+from urllib.parse import parse_qs
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
@@ -34,6 +37,7 @@ class KeysetPagination(CursorPagination):
 
     def decode_cursor(self, request):
         try:
+            self._check_cursor_text(request.query_params.get(self.cursor_query_param))
             cursor = super().decode_cursor(request)
             # The position goes into the query as a value of the first ordering field: a forged
             # one ("p=abc" for an id) must be refused here, not fail in the database (a 500).
@@ -43,8 +47,25 @@ class KeysetPagination(CursorPagination):
             raise InvalidInputError(errors={"cursor": ["Invalid cursor."]}) from exc
         return cursor
 
+    @staticmethod
+    def _check_cursor_text(encoded):
+        """DRF decodes leniently: base64 skips characters outside its alphabet and unknown keys are
+        ignored, so `?cursor=' OR 1=1--` would quietly mean "the first page". Ours are strict
+        base64 of `o`, `r` and `p` only."""
+        if encoded is None:
+            return
+        tokens = parse_qs(b64decode(encoded.encode("ascii"), validate=True).decode("ascii"), keep_blank_values=True)
+        if not tokens or not set(tokens) <= {"o", "r", "p"}:
+            raise ValueError("not a cursor this API issued")
+
     def get_paginated_response(self, data):
         return Response({self.items_key: data, "next": self.get_next_link()})
+
+    def get_schema_operation_parameters(self, view):
+        cursor, limit = super().get_schema_operation_parameters(view)
+        cursor["description"] = "The `next` link's cursor; only cursors this API issued are accepted."
+        limit["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size, "default": self.page_size}
+        return [cursor, limit]
 
     def get_paginated_response_schema(self, schema):
         return {

@@ -29,3 +29,7 @@ class ExactJSONParser(JSONParser):
             return json.load(decoded, parse_float=JsonNumber, parse_constant=_reject_constant)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            # `[[[[...]]]]` nested a few thousand deep (it fits in the body limit) exhausts the
+            # decoder's recursion: a malformed body, not a server error.
+            raise ParseError("JSON parse error - nested too deeply") from exc

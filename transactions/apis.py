@@ -4,12 +4,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_get
+from authn.exceptions import NotSystemUserError
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.pagination import KeysetPagination
+from ledger_project.schema import error_responses
 from ledger_project.throttling import ScopedRateThrottle
 
 from . import serializers as s
-from .exceptions import DECLINES
+from .exceptions import (
+    DECLINES,
+    AccountInactiveError,
+    AlreadyReversedError,
+    CurrencyMismatchError,
+    IdempotencyKeyReusedError,
+    InsufficientFundsError,
+    InvalidAccountError,
+    NotReversibleError,
+    SameAccountError,
+)
 from .models import Transaction
 from .selectors import ledger_entry_list, transaction_get, transaction_list
 from .services import LedgerWrite, funding_create, transaction_reverse, transfer_create
@@ -56,6 +68,13 @@ def ledger_write_response(result: LedgerWrite, *, created_message: str) -> Respo
     return Response({"message": message, "transaction": body}, headers=headers)
 
 
+# What a ledger write can answer besides its 201/200; declines carry the FAILED transaction.
+WRITTEN = {201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer}
+DECLINED = error_responses(
+    InsufficientFundsError, AccountInactiveError, IdempotencyKeyReusedError, serializer=s.DeclineOutputSerializer
+)
+
+
 class TransactionPagination(KeysetPagination):
     ordering = ("-created_at", "-id")
     items_key = "transactions"
@@ -68,6 +87,7 @@ class EntryPagination(KeysetPagination):
 
 class TransactionListCreateApi(APIView):
     throttle_scope = "transfer"
+    pagination_class = TransactionPagination
 
     def get_throttles(self):
         # Only moving money is rate limited per user; reading the list is not.
@@ -76,7 +96,11 @@ class TransactionListCreateApi(APIView):
     @extend_schema(
         request=s.TransferInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer},
+        responses={
+            **WRITTEN,
+            **error_responses(InvalidAccountError, SameAccountError, CurrencyMismatchError),
+            **DECLINED,
+        },
     )
     def post(self, request):
         serializer = s.TransferInputSerializer(data=request.data)
@@ -93,14 +117,15 @@ class TransactionListCreateApi(APIView):
 
     @extend_schema(parameters=[s.TransactionFilterSerializer], responses={200: s.TransactionOutputSerializer(many=True)})
     def get(self, request):
-        filters = s.TransactionFilterSerializer(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads `?status=` from a form-like QueryDict as absent.
+        filters = s.TransactionFilterSerializer(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
         queryset = transaction_list(
             user=request.user,
             account_id=filters.validated_data.get("account"),
             status=filters.validated_data.get("status"),
         )
-        paginator = TransactionPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(s.TransactionOutputSerializer(page, many=True).data)
 
@@ -109,7 +134,7 @@ class FundingCreateApi(APIView):
     @extend_schema(
         request=s.FundingInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer},
+        responses={**WRITTEN, **error_responses(InvalidAccountError, SameAccountError, NotSystemUserError), **DECLINED},
     )
     def post(self, request):
         serializer = s.FundingInputSerializer(data=request.data)
@@ -128,7 +153,11 @@ class TransactionReverseApi(APIView):
     @extend_schema(
         request=s.ReverseInputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer},
+        responses={
+            **WRITTEN,
+            **error_responses(NotSystemUserError, AlreadyReversedError, NotReversibleError),
+            **DECLINED,
+        },
     )
     def post(self, request, transaction_id):
         serializer = s.ReverseInputSerializer(data=request.data)
@@ -151,9 +180,11 @@ class TransactionDetailApi(APIView):
 
 
 class AccountEntryListApi(APIView):
+    pagination_class = EntryPagination
+
     @extend_schema(responses={200: s.LedgerEntryOutputSerializer(many=True)})
     def get(self, request, account_id):
         account = account_get(owner=request.user, account_id=account_id)
-        paginator = EntryPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(ledger_entry_list(account=account), request, view=self)
         return paginator.get_paginated_response(s.LedgerEntryOutputSerializer(page, many=True).data)

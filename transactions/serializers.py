@@ -1,14 +1,29 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.money import parse_amount
+from accounts.money import MAX_AMOUNT_TEXT_LENGTH, parse_amount
 from accounts.serializers import MoneyField
 from authn.models import no_control_characters
+from ledger_project import fields
+from ledger_project.schema import ErrorSerializer
 
 from .models import Transaction
 
 
-@extend_schema_field({"oneOf": [{"type": "string", "example": "500.50"}, {"type": "number", "example": 500.5}]})
+@extend_schema_field(
+    {
+        "oneOf": [
+            # Plain positive decimal text; places beyond the currency's, or above the limit, are 400.
+            {
+                "type": "string",
+                "pattern": r"^([1-9][0-9]*(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$",
+                "maxLength": MAX_AMOUNT_TEXT_LENGTH,
+                "example": "500.50",
+            },
+            {"type": "number", "minimum": 0, "exclusiveMinimum": True, "example": 500.5},
+        ]
+    }
+)
 class AmountField(serializers.Field):
     """A positive amount, read exactly (see accounts.money.parse_amount); never a float."""
 
@@ -29,7 +44,7 @@ class AccountIdField(serializers.UUIDField):
 
 
 def idempotency_key_field(**kwargs):
-    return serializers.CharField(max_length=255, trim_whitespace=False, validators=[no_control_characters], **kwargs)
+    return fields.CharField(max_length=255, trim_whitespace=False, validators=[no_control_characters], **kwargs)
 
 
 class TransferInputSerializer(serializers.Serializer):
@@ -47,7 +62,7 @@ class FundingInputSerializer(serializers.Serializer):
 
 class ReverseInputSerializer(serializers.Serializer):
     idempotencyKey = idempotency_key_field(required=False)
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = fields.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class TransactionFilterSerializer(serializers.Serializer):
@@ -85,6 +100,12 @@ class TransactionOutputSerializer(serializers.Serializer):
 class TransactionMessageSerializer(serializers.Serializer):
     message = serializers.CharField()
     transaction = TransactionOutputSerializer()
+
+
+class DeclineOutputSerializer(ErrorSerializer):
+    """A 422: the error, and the FAILED transaction when one was recorded (not for a reused key)."""
+
+    transaction = TransactionOutputSerializer(required=False)
 
 
 class TransactionWrapperSerializer(serializers.Serializer):

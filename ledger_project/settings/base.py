@@ -49,7 +49,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that its 413 still passes through every response header above.
+    "ledger_project.middleware.RequestBodyLimitMiddleware",
 ]
+# Larger request bodies are a JSON 413 (ledger_project.middleware); a proxy in front should
+# refuse them even earlier.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=65536)
 
 ROOT_URLCONF = "ledger_project.urls"
 WSGI_APPLICATION = "ledger_project.wsgi.application"
@@ -133,7 +138,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ledger_project.exceptions.api_exception_handler",
     # camelCase like every other key on the wire, and the handler's own key for list errors.
     "NON_FIELD_ERRORS_KEY": "nonFieldErrors",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ledger_project.schema.AutoSchema",
     "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

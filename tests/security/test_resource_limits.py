@@ -1,0 +1,109 @@
+"""Resource limits: no request can make the service read, parse, hash, store or return without
+bound. (Every malformed amount is in tests/transactions/test_amounts.py.)"""
+
+import json
+
+import pytest
+
+from ledger_project.exceptions import PayloadTooLargeError
+from tests.conftest import bearer_client
+from tests.factories import funded_account
+from transactions.models import Transaction
+
+TOO_LARGE = {"message": PayloadTooLargeError.message, "code": "payload_too_large"}
+
+
+def _body_of_size(size, **fields):
+    """A JSON object of exactly `size` bytes: the fields, padded with a filler field."""
+    text = json.dumps({**fields, "filler": ""})
+    return text[:-2] + "x" * (size - len(text)) + text[-2:]
+
+
+@pytest.mark.parametrize("path", ["/api/auth/register", "/api/auth/login", "/api/transactions", "/api/nope"])
+def test_a_body_over_the_limit_is_413(settings, user, path):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    source = funded_account("10.00", owner=user)
+    transfer = {"fromAccount": str(source.id), "toAccount": str(source.id), "amount": "1", "idempotencyKey": "k"}
+
+    response = bearer_client(user).post(path, _body_of_size(2049, **transfer), content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == TOO_LARGE
+    assert not Transaction.objects.filter(idempotency__key="k").exists()
+
+
+def test_a_body_at_the_limit_is_read(settings, db, client):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+
+    response = client.post(
+        "/api/auth/login", _body_of_size(2048, email="a@example.com"), content_type="application/json"
+    )
+
+    assert response.status_code == 400  # read and validated: the password is missing
+    assert list(response.json()["errors"]) == ["password"]
+
+
+def test_the_default_limit_is_64_kib(client, db):
+    response = client.post("/api/auth/login", _body_of_size(64 * 1024 + 1), content_type="application/json")
+
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 30_000 + "]" * 30_000, '{"a":' * 10_000 + "1" + "}" * 10_000, '{"amount": ' + "9" * 5_000 + "}"],
+    ids=["nested-arrays", "nested-objects", "5000-digit-number"],
+)
+def test_bodies_that_are_hard_to_parse_are_400(client, db, body):
+    response = client.post("/api/auth/login", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Malformed JSON body.", "code": "validation_error"}
+
+
+@pytest.mark.parametrize("path", ["/api/transactions?limit=1000000", "/api/accounts/{id}/entries?limit=201"])
+def test_page_sizes_are_capped(user, path):
+    account = funded_account("10.00", owner=user)
+
+    response = bearer_client(user).get(path.format(id=account.id))
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["limit"]
+
+
+@pytest.mark.parametrize(
+    "path, field, longest, other_fields",
+    [
+        ("/api/auth/register", "name", 150, {"email": "a@example.com", "password": "s3cure-pass-word"}),
+        ("/api/auth/register", "email", 254, {"name": "Ann", "password": "s3cure-pass-word"}),
+        ("/api/auth/register", "password", 128, {"name": "Ann", "email": "a@example.com"}),
+        ("/api/auth/login", "email", 254, {"password": "x"}),
+        ("/api/auth/login", "password", 128, {"email": "a@example.com"}),  # refused before any hashing
+        ("/api/auth/refresh", "refresh", 2048, {}),
+        ("/api/auth/logout", "refresh", 2048, {}),
+        ("/api/accounts", "currency", 3, {}),
+        ("/api/transactions", "idempotencyKey", 255, {}),
+        ("/api/transactions/{txn}/reverse", "reason", 500, {"idempotencyKey": "k"}),
+    ],
+)
+def test_strings_have_an_upper_bound(system_client, system_user, path, field, longest, other_fields):
+    value = ("a" * longest + "@example.com")[-(longest + 1) :] if field == "email" else "a" * (longest + 1)
+    path = path.format(txn="00000000-0000-0000-0000-000000000000")
+
+    response = system_client.post(path, {**other_fields, field: value}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]
+
+
+@pytest.mark.parametrize("amount", ["1000000000.01", "9" * 32, "9" * 33, 10**40])
+def test_amounts_have_an_upper_bound(system_client, account, amount):
+    response = system_client.post(
+        "/api/transactions/system/initial-funds",
+        {"toAccount": str(account.id), "amount": amount, "idempotencyKey": "k"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["amount"]
+    assert not Transaction.objects.exists()
