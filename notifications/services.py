@@ -29,17 +29,18 @@ def outbox_rows_enqueue(*, rows: list[OutboxEmail]) -> list[OutboxEmail]:
 
 
 def outbox_dispatch(*, ids: list[int]) -> int:
-    """Publish one send task per row; a broker failure is logged, never raised to the request."""
+    """Publish the rows in one message (a transfer's two emails travel together: one broker
+    round trip per commit); a broker failure is logged, never raised to the request."""
     from .tasks import outbox_email_send
 
-    published = 0
-    for outbox_id in ids:
-        try:
-            outbox_email_send.apply_async(args=[outbox_id], retry=False)
-            published += 1
-        except Exception:
-            logger.warning("outbox %s not dispatched (broker unavailable); beat will retry", outbox_id)
-    return published
+    if not ids:
+        return 0
+    try:
+        outbox_email_send.apply_async(args=list(ids), retry=False)
+    except Exception:
+        logger.warning("outbox %s not dispatched (broker unavailable); beat will retry", ids)
+        return 0
+    return len(ids)
 
 
 def outbox_email_send(*, outbox_id: int) -> bool:

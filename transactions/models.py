@@ -123,6 +123,11 @@ class LedgerEntry(models.Model):
         return f"{self.type} {self.amount} on {self.account_id}"
 
 
+def entries_prefetch():
+    """A transaction's entries as the list `entry_list`, debit first: what its JSON shows."""
+    return models.Prefetch("entries", queryset=LedgerEntry.objects.order_by("id"), to_attr="entry_list")
+
+
 class LedgerAudit(models.Model):
     """One run of verify_ledger (nightly by beat, or by hand); the newest is shown by /api/health."""
 

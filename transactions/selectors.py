@@ -1,16 +1,14 @@
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 from authn.models import User
 
 from .exceptions import TransactionNotFoundError
-from .models import LedgerEntry, Transaction
+from .models import LedgerEntry, Transaction, entries_prefetch
 
 
 def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
-    return queryset.select_related("idempotency").prefetch_related(
-        Prefetch("entries", queryset=LedgerEntry.objects.order_by("id"))
-    )
+    return queryset.select_related("idempotency").prefetch_related(entries_prefetch())
 
 
 def transaction_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Transaction]:

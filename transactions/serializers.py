@@ -90,7 +90,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     reverses = serializers.UUIDField(source="reverses_id", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
-    entries = EntrySummarySerializer(many=True)
+    entries = EntrySummarySerializer(many=True, source="entry_list")
 
     @extend_schema_field({"type": "string", "nullable": True, "enum": ["insufficient_funds", "account_inactive", None]})
     def get_failureReason(self, txn):

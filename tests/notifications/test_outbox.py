@@ -56,8 +56,8 @@ def test_nothing_is_dispatched_when_the_transaction_rolls_back(db, broker, djang
     "send",
     [
         lambda outbox_id: outbox_email_send(outbox_id=outbox_id),
-        lambda outbox_id: tasks.outbox_email_send(outbox_id),
-        lambda outbox_id: tasks.outbox_email_send.apply(args=[outbox_id]).get(),
+        lambda outbox_id: tasks.outbox_email_send(outbox_id) == 1,
+        lambda outbox_id: tasks.outbox_email_send.apply(args=[outbox_id]).get() == 1,
     ],
     ids=["service", "task-call", "task-apply"],
 )
@@ -107,7 +107,7 @@ def test_redispatch_publishes_only_unsent_rows_past_the_grace_period(db, broker,
 
     assert redispatch() == 2
 
-    assert broker.published() == [(SEND_TASK, [older.id]), (SEND_TASK, [old.id])]
+    assert broker.published() == [(SEND_TASK, [older.id, old.id])]
 
 
 def test_redispatch_with_nothing_to_do(db, broker):
