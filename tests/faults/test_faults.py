@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.conf import settings
