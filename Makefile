@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
-.PHONY: run test venv preflight migrate demo-user check-compose clean bank-check
+.PHONY: run test venv preflight migrate demo-user check-compose clean bank-check bench bench-smoke bench-profile bench-tools
 
 # Install requirements when the venv is new or requirements.txt changed.
 $(STAMP): requirements.txt
@@ -44,6 +44,30 @@ test: venv
 bank-check: venv
 	@$(PY) -m ledger_project.preflight
 	$(PY) bench/bank_check.py $(ARGS)
+
+# Benchmarks (README, "Benchmarks"): the service under load beside the raw-SQL ceiling, on a
+# scratch database; reports in bench/results/. The tools come from Debian's packages and the
+# bench's own Python requirements (matplotlib, py-spy) from bench/requirements.txt.
+BENCH_STAMP := $(VENV)/.bench-requirements-installed
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench-tools: $(BENCH_STAMP)
+	@bash bench/tools.sh
+	@$(PY) -m ledger_project.preflight
+
+# Every scenario 30 s at 1, 4, 16 and 64 clients (about 20 minutes), e.g. make bench ARGS="--seconds 10"
+bench: bench-tools
+	$(PY) bench/run.py $(ARGS)
+
+# Every scenario 3 s at 4 clients on a small seed: checks correctness (no error, verify_ledger), never speed.
+bench-smoke: bench-tools
+	$(PY) bench/run.py --smoke $(ARGS)
+
+# transfer at 16 clients under py-spy: where a request's time goes.
+bench-profile: bench-tools
+	$(PY) bench/run.py --scenarios transfer --clients 16 --profile --results bench/results/profile $(ARGS)
 
 check-compose:
 	docker compose config --quiet

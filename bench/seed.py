@@ -1,0 +1,250 @@
+"""The benchmark's data, made through the project's own services on the stack's scratch database.
+
+- a system user (transactions.services.system_user_ensure) whose INR funding account every
+  funding debits;
+- the pool: `users` users with `per_user` INR accounts each (accounts.services.account_open), each
+  account funded through transactions.services.funding_create. Users are inserted through the ORM
+  with one precomputed password hash, since login is not benchmarked and hashing a thousand
+  Argon2 passwords would take minutes; their tokens come from authn.services.tokens_issue;
+- a reader with three accounts for the read scenarios: `small` (funded `small_entries` times, so
+  that many entries), `big` and its `partner`, both funded through the service, then `big_entries
+  - 1` transfers between them loaded in bulk SQL (see big_ledger_load), so `big` has `big_entries`
+  entries. ledger_verify() must pass afterwards, or seeding fails.
+"""
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import psycopg
+
+CURRENCY = "INR"
+POOL_FUNDING = Decimal("100000.00")  # per pool account: far more than any run moves (0.01..0.99 each)
+BIG_FUNDING = Decimal("1000000.00")
+BULK_AMOUNT_MINOR = 100  # each bulk transfer moves 1.00
+
+
+class SeedError(RuntimeError):
+    """The seeded data is not what the benchmark needs (verify_ledger failed, say)."""
+
+
+@dataclass
+class World:
+    system_token: str
+    system_account_id: str
+    users: list[tuple[str, list[str]]]  # (access token, the user's account ids)
+    reader_token: str
+    small_account_id: str
+    big_account_id: str
+    partner_account_id: str
+    small_entries: int
+    big_entries: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def accounts(self) -> int:
+        return sum(len(accounts) for _, accounts in self.users)
+
+    def users_file_text(self) -> str:
+        """What the wrk scripts read: one line per user, its token then its accounts."""
+        return "".join(f"{token} {' '.join(accounts)}\n" for token, accounts in self.users)
+
+
+class _Timer:
+    def __init__(self, world_timings: dict, name: str, log):
+        self.timings, self.name, self.log = world_timings, name, log
+
+    def __enter__(self):
+        self.start = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.timings[self.name] = time.monotonic() - self.start
+        if exc[0] is None:
+            self.log(f"  {self.name}: {self.timings[self.name]:.1f} s")
+
+
+def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int, big_entries: int, log=print) -> World:
+    """Seed everything; Django must be set up on the stack's database (stack.env)."""
+    from django.contrib.auth.hashers import make_password
+    from django.db import connections, transaction
+
+    from accounts.models import Account
+    from accounts.services import account_open
+    from authn.models import User
+    from authn.services import tokens_issue
+    from transactions.audit import ledger_verify
+    from transactions.services import funding_create, system_user_ensure
+
+    timings: dict[str, float] = {}
+    with _Timer(timings, "system user", log):
+        system, _, _ = system_user_ensure(email="bench-system@example.com", name="Bench System")
+        system_account = Account.objects.get(owner=system, currency=CURRENCY, is_system=True)
+
+    with _Timer(timings, f"{users:,} users (ORM, one precomputed password hash)", log):
+        password = make_password("bench-user-password-never-used-to-log-in")
+        # Zero-padded, so that ordering by email keeps each user's accounts together (bench_pick).
+        people = [User(email=f"bench-user-{i:06d}@example.com", name=f"Bench User {i}", password=password) for i in range(users)]
+        reader = User(email="bench-reader@example.com", name="Bench Reader", password=password)
+        User.objects.bulk_create([*people, reader], batch_size=1000)
+
+    with _Timer(timings, f"{users * per_user:,} accounts (account_open)", log):
+        pool: list[tuple[User, list[Account]]] = []
+        for start in range(0, users, 100):
+            with transaction.atomic():  # one commit per hundred users, not per account
+                for user in people[start : start + 100]:
+                    pool.append((user, [account_open(owner=user, currency=CURRENCY) for _ in range(per_user)]))
+        small, big, partner = (account_open(owner=reader, currency=CURRENCY) for _ in range(3))
+
+    with _Timer(timings, f"{users * per_user:,} fundings of {POOL_FUNDING} (funding_create)", log):
+        for _, accounts in pool:
+            for account in accounts:
+                funding_create(initiator=system, to_account_id=account.id, amount=POOL_FUNDING, idempotency_key=f"bench-fund-{account.id}")
+        for i in range(small_entries):
+            funding_create(initiator=system, to_account_id=small.id, amount=Decimal("10.00"), idempotency_key=f"bench-small-{i}")
+        for account in (big, partner):
+            funding_create(initiator=system, to_account_id=account.id, amount=BIG_FUNDING, idempotency_key=f"bench-big-{account.id}")
+
+    connections.close_all()
+    with _Timer(timings, f"{big_entries - 1:,} transfers big <-> partner (bulk SQL)", log):
+        big_ledger_load(conninfo, big=str(big.id), partner=str(partner.id), initiator=str(reader.id), count=big_entries - 1)
+
+    with _Timer(timings, "VACUUM ANALYZE", log), psycopg.connect(autocommit=True, **conninfo) as conn:
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+    with _Timer(timings, "verify_ledger", log):
+        report = ledger_verify()
+        connections.close_all()
+    if not report.ok:
+        raise SeedError(f"verify_ledger failed after seeding:\n{report.summary()}")
+    log(f"  {report.summary()}")
+    entries = _entry_count(conninfo, big.id)
+    if entries != big_entries:
+        raise SeedError(f"the big account has {entries} entries, not {big_entries}")
+
+    with _Timer(timings, "tokens (tokens_issue)", log):
+        world = World(
+            system_token=tokens_issue(user=system)[0],
+            system_account_id=str(system_account.id),
+            users=[(tokens_issue(user=user)[0], [str(a.id) for a in accounts]) for user, accounts in pool],
+            reader_token=tokens_issue(user=reader)[0],
+            small_account_id=str(small.id),
+            big_account_id=str(big.id),
+            partner_account_id=str(partner.id),
+            small_entries=small_entries,
+            big_entries=big_entries,
+        )
+    world.timings = timings
+    return world
+
+
+def _entry_count(conninfo, account_id) -> int:
+    with psycopg.connect(**conninfo) as conn:
+        return conn.execute("SELECT count(*) FROM transactions_ledgerentry WHERE account_id = %s", [account_id]).fetchone()[0]
+
+
+# --- the big account, in bulk ---------------------------------------------------------------------
+#
+# `count` TRANSFER transactions of 1.00 between big and partner, alternating (odd i: big -> partner,
+# even i: partner -> big), each with its idempotency key, its COMPLETED transaction and its DEBIT and
+# CREDIT entries with the right balance_after, in id order; then both stored balances. Ids come
+# from ranges taken from the sequences, so entry ids follow i (statements page by id). The
+# ledger's triggers (append-only, the deferred balanced-transaction check, and foreign keys) are
+# off for this one session (session_replication_role = replica: we connect as a superuser), which
+# is why ledger_verify() must pass afterwards: it checks every invariant the triggers would have.
+
+BULK_KEYS = """
+INSERT INTO transactions_idempotencykey (id, initiator_id, key, fingerprint, created_at)
+SELECT %(key_base)s + i, %(initiator)s::uuid, 'bench-big-' || i,
+       'TRANSFER:' || (CASE WHEN i %% 2 = 1 THEN %(big)s::uuid ELSE %(partner)s::uuid END)::text || ':'
+                   || (CASE WHEN i %% 2 = 1 THEN %(partner)s::uuid ELSE %(big)s::uuid END)::text || ':' || %(amount)s,
+       %(t0)s + i * interval '1 microsecond'
+FROM generate_series(1, %(count)s) AS i
+"""
+
+BULK_TRANSACTIONS = """
+INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
+    failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
+SELECT md5('bench-big-' || i)::uuid, 'TRANSFER', 'COMPLETED',
+       CASE WHEN i %% 2 = 1 THEN %(big)s::uuid ELSE %(partner)s::uuid END,
+       CASE WHEN i %% 2 = 1 THEN %(partner)s::uuid ELSE %(big)s::uuid END,
+       %(amount)s, 'INR', '', %(initiator)s::uuid, %(key_base)s + i, NULL, '',
+       %(t0)s + i * interval '1 microsecond', %(t0)s + i * interval '1 microsecond'
+FROM generate_series(1, %(count)s) AS i
+"""
+
+# side 0 is the DEBIT (the from-account), side 1 the CREDIT. Big's balance is big0 - amount after
+# an odd i and big0 after an even one; the partner's mirrors it.
+BULK_ENTRIES = """
+INSERT INTO transactions_ledgerentry (id, transaction_id, account_id, type, amount, balance_after, created_at)
+SELECT %(entry_base)s + 2 * i + side, md5('bench-big-' || i)::uuid,
+       CASE WHEN is_big THEN %(big)s::uuid ELSE %(partner)s::uuid END,
+       CASE WHEN side = 0 THEN 'DEBIT' ELSE 'CREDIT' END,
+       %(amount)s,
+       CASE WHEN is_big THEN %(big0)s - (i %% 2) * %(amount)s ELSE %(partner0)s + (i %% 2) * %(amount)s END,
+       %(t0)s + i * interval '1 microsecond'
+FROM generate_series(1, %(count)s) AS i
+CROSS JOIN (VALUES (0), (1)) AS s(side)
+CROSS JOIN LATERAL (SELECT (side = 0) = (i %% 2 = 1) AS is_big) AS b
+ORDER BY i, side
+"""
+
+
+def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, count: int) -> None:
+    if count <= 0:
+        return
+    with psycopg.connect(**conninfo) as conn, conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        conn.execute("SET LOCAL synchronous_commit = off")
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        balances = dict(
+            conn.execute(
+                "SELECT id::text, balance FROM accounts_account WHERE id IN (%s, %s) FOR UPDATE", [big, partner]
+            ).fetchall()
+        )
+        # Reserve id ranges; nothing else writes to the scratch database while seeding.
+        key_base = conn.execute("SELECT nextval('transactions_idempotencykey_id_seq')").fetchone()[0]
+        entry_base = conn.execute("SELECT nextval('transactions_ledgerentry_id_seq')").fetchone()[0]
+        t0 = conn.execute("SELECT now()").fetchone()[0]
+        params = {
+            "big": big, "partner": partner, "initiator": initiator, "count": count, "amount": BULK_AMOUNT_MINOR,
+            "key_base": key_base, "entry_base": entry_base, "t0": t0,
+            "big0": balances[big], "partner0": balances[partner],
+        }
+        conn.execute(BULK_KEYS, params)
+        conn.execute(BULK_TRANSACTIONS, params)
+        conn.execute(BULK_ENTRIES, params)
+        odd = count % 2
+        conn.execute(
+            "UPDATE accounts_account SET balance = CASE WHEN id = %(big)s THEN %(big0)s - %(moved)s ELSE %(partner0)s + %(moved)s END,"
+            " updated_at = %(t1)s WHERE id IN (%(big)s, %(partner)s)",
+            {**params, "moved": odd * BULK_AMOUNT_MINOR, "t1": conn.execute("SELECT %s::timestamptz + %s * interval '1 microsecond'", [t0, count]).fetchone()[0]},
+        )
+        conn.execute("SELECT setval('transactions_idempotencykey_id_seq', %s)", [key_base + count])
+        conn.execute("SELECT setval('transactions_ledgerentry_id_seq', %s)", [entry_base + 2 * count + 1])
+
+
+# --- bench_pick: the pool numbered for pgbench ------------------------------------------------------
+
+PICK_TABLE = """
+DROP TABLE IF EXISTS bench_pick;
+CREATE TABLE bench_pick AS
+SELECT (row_number() OVER (ORDER BY u.email, a.id) - 1)::int AS n,
+       a.id AS account_id, u.id AS owner_id, u.email AS owner_email, u.name AS owner_name
+  FROM accounts_account a JOIN authn_user u ON u.id = a.owner_id
+ WHERE u.email LIKE 'bench-user-%%' AND NOT a.is_system;
+ALTER TABLE bench_pick ADD PRIMARY KEY (n);
+ANALYZE bench_pick;
+"""
+
+
+def pick_table_create(conninfo: dict, world: World) -> None:
+    """A helper table of the scratch database only (not the schema's): pgbench picks accounts by
+    number, as the Lua scripts pick them from the users file."""
+    with psycopg.connect(autocommit=True, **conninfo) as conn:
+        for statement in filter(str.strip, PICK_TABLE.split(";")):
+            conn.execute(statement.replace("%%", "%"))
+        rows = conn.execute("SELECT count(*) FROM bench_pick").fetchone()[0]
+    if rows != world.accounts:
+        raise SeedError(f"bench_pick has {rows} rows, the pool {world.accounts} accounts")

@@ -1,0 +1,96 @@
+-- sql_ceiling: one transfer as raw SQL, for pgbench (-M simple, like Django's client-side binding).
+-- The same statements the service sends for one POST /api/transactions, in the same order, on the
+-- same tables and the same accounts (read off PostgreSQL's statement log of a real request):
+-- 11 round trips, the last 8 in one transaction. What the service computes in Python (the new
+-- balances, the email text) is computed here by pgbench between statements.
+--
+-- Variables (-D): users, per_user, accounts. bench_pick (made by bench/seed.py) numbers the pool's
+-- accounts user by user, so user u owns n = u * per_user .. u * per_user + per_user - 1; its two
+-- look-ups ride along in statement 2 and stand in for the client's choice of accounts (which wrk
+-- makes in Lua). Amounts of 0.01..0.99 never decline, so the service's decline branch (a FAILED
+-- transaction instead of entries) is not taken here either.
+
+\set u random(0, :users - 1)
+\set src_n :u * :per_user + random(0, :per_user - 1)
+\set dst_n random(0, :accounts - 2)
+\set dst_n CASE WHEN :dst_n >= :src_n THEN :dst_n + 1 ELSE :dst_n END
+\set amount random(1, 99)
+
+-- 1. Django's health check of the persistent connection (CONN_HEALTH_CHECKS), once per request.
+SELECT 1;
+
+-- 2. Authentication (authn.services.token_user): the token's user and whether its jti is blacklisted.
+SELECT u."password", u.last_login, u.is_superuser, u.id AS uid, u.email AS src_email, u.name AS src_name,
+       u.is_system, u.is_staff, u.is_active, u.date_joined,
+       EXISTS(SELECT 1 AS a FROM authn_blacklistedtoken b WHERE b.jti = md5(:src_n::text) LIMIT 1) AS token_blacklisted,
+       p.account_id AS src, d.account_id AS dst, d.owner_email AS dst_email, d.owner_name AS dst_name
+  FROM bench_pick p JOIN authn_user u ON u.id = p.owner_id, bench_pick d
+ WHERE p.n = :src_n AND d.n = :dst_n AND u.is_active
+ ORDER BY u.id LIMIT 1
+\gset
+
+-- 3. Both accounts with their owners, before any lock (transfer_create: ownership, currency).
+SELECT a.id, a.owner_id, a.currency, a.status, a.balance, a.is_system, a.created_at, a.updated_at,
+       u."password", u.last_login, u.is_superuser, u.id, u.email, u.name, u.is_system, u.is_staff, u.is_active, u.date_joined
+  FROM accounts_account a INNER JOIN authn_user u ON (a.owner_id = u.id)
+ WHERE a.id IN (':src'::uuid, ':dst'::uuid);
+
+BEGIN;
+
+-- 4. Claim the idempotency key (the service sends the client's key; a fresh one here).
+INSERT INTO transactions_idempotencykey (initiator_id, key, fingerprint, created_at)
+VALUES (':uid'::uuid, 'pgbench-' || gen_random_uuid(), 'TRANSFER:' || ':src' || ':' || ':dst' || ':' || :amount, now())
+ON CONFLICT (initiator_id, key) DO NOTHING
+RETURNING id AS claim_id, gen_random_uuid() AS txn_id
+\gset
+
+-- 5. Lock both accounts in one query ordered by primary key; read the balances off the locked rows.
+SELECT sum(balance) FILTER (WHERE id = ':src'::uuid) AS src_balance,
+       sum(balance) FILTER (WHERE id = ':dst'::uuid) AS dst_balance
+  FROM (SELECT id, owner_id, currency, status, balance, is_system, created_at, updated_at
+          FROM accounts_account WHERE id IN (':src'::uuid, ':dst'::uuid) ORDER BY id FOR UPDATE) locked
+\gset
+\set src_after :src_balance - :amount
+\set dst_after :dst_balance + :amount
+
+-- 6. The transaction, in its final state.
+INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
+       failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
+VALUES (':txn_id'::uuid, 'TRANSFER', 'COMPLETED', ':src'::uuid, ':dst'::uuid, :amount, 'INR',
+        '', ':uid'::uuid, :claim_id, NULL, '', now(), now());
+
+-- 7. Its two entries, each with the balance after it.
+INSERT INTO transactions_ledgerentry (transaction_id, account_id, type, amount, balance_after, created_at)
+SELECT * FROM UNNEST(ARRAY[':txn_id', ':txn_id']::uuid[], ARRAY[':src', ':dst']::uuid[],
+                     ARRAY['DEBIT', 'CREDIT']::varchar[], ARRAY[:amount, :amount]::bigint[],
+                     ARRAY[:src_after, :dst_after]::bigint[], ARRAY[now(), now()]::timestamptz[])
+RETURNING id;
+
+-- 8. Both balances in one UPDATE (transactions.services.BALANCES_SQL).
+UPDATE accounts_account AS account SET balance = new.balance, updated_at = now()
+  FROM (VALUES (':src'::uuid, :src_after::bigint), (':dst'::uuid, :dst_after::bigint)) AS new (id, balance)
+ WHERE account.id = new.id;
+
+-- 9. The outbox rows: an email to each owner, as long as the service's.
+INSERT INTO notifications_outboxemail ("to", subject, body, created_at, sent_at)
+SELECT * FROM UNNEST(
+  ARRAY[':src_email', ':dst_email']::varchar[],
+  ARRAY['Ledger: :amount INR debited from your account', 'Ledger: :amount INR credited to your account']::varchar[],
+  ARRAY['Hello :src_name,
+
+:amount INR was debited from your account :src (transfer).
+Other account: :dst
+Transaction: :txn_id
+New balance: :src_after INR
+', 'Hello :dst_name,
+
+:amount INR was credited to your account :dst (transfer).
+Other account: :src
+Transaction: :txn_id
+New balance: :dst_after INR
+']::text[],
+  ARRAY[now(), now()]::timestamptz[], ARRAY[NULL, NULL]::timestamptz[])
+RETURNING id;
+
+-- 10. Commit; the deferred trigger checks the transaction is balanced, as for the service.
+COMMIT;
