@@ -6,7 +6,7 @@ from django.contrib.auth.hashers import make_password
 
 from accounts.models import Account
 from authn.models import User
-from transactions.services import funding_create
+from transactions.services import funding_create, transfer_create
 
 PASSWORD = "correct-horse-battery"
 # Hashed once: Argon2 is deliberately slow and most tests only need a user that can log in.
@@ -56,3 +56,15 @@ def funded_account(amount, **kwargs) -> Account:
     account = AccountFactory(**kwargs)
     account_fund(account, amount)
     return account
+
+
+def transfer(source: Account, target: Account, amount, key=None):
+    """Move `amount` (decimal text) from `source` to `target` through transfer_create, as the
+    source's owner; returns the transaction (COMPLETED, or FAILED on a decline)."""
+    return transfer_create(
+        initiator=source.owner,
+        from_account_id=source.id,
+        to_account_id=target.id,
+        amount=Decimal(amount),
+        idempotency_key=key or f"transfer-{uuid.uuid4()}",
+    ).transaction

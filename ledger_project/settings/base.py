@@ -222,10 +222,6 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# --- Demo system user created by `make run` -------------------------------------------------
-DEMO_SYSTEM_USER_EMAIL = env("DEMO_SYSTEM_USER_EMAIL", default="system@ledger.local")
-DEMO_SYSTEM_USER_NAME = env("DEMO_SYSTEM_USER_NAME", default="Ledger System")
-
 # --- The rest -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -3,33 +3,22 @@ cursor-paginated."""
 
 import base64
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.db.models import Q
 
 from accounts.exceptions import AccountNotFoundError
 from accounts.money import format_minor
-from tests.factories import AccountFactory, account_fund, funded_account
+from tests.factories import AccountFactory, account_fund, funded_account, transfer
 from transactions.exceptions import TransactionNotFoundError
 from transactions.models import LedgerEntry, Transaction
-from transactions.services import transaction_reverse, transfer_create
+from transactions.services import transaction_reverse
 
 from .shapes import TRANSACTIONS, iso, transaction_json
 
 
 def entries_url(account_id):
     return f"/api/accounts/{account_id}/entries"
-
-
-def transfer(source, target, amount, key=None):
-    return transfer_create(
-        initiator=source.owner,
-        from_account_id=source.id,
-        to_account_id=target.id,
-        amount=Decimal(amount),
-        idempotency_key=key or f"transfer-{uuid.uuid4()}",
-    ).transaction
 
 
 def cursor(raw: str) -> str:

@@ -1,14 +1,13 @@
 """POST /api/transactions/{id}/reverse: corrections are new transactions, never edits."""
 
 import uuid
-from decimal import Decimal
 
 import pytest
 
 from accounts.models import Account
 from accounts.services import account_close, account_freeze
 from authn.exceptions import NotSystemUserError
-from tests.factories import AccountFactory, account_fund, funded_account
+from tests.factories import AccountFactory, account_fund, funded_account, transfer
 from transactions.apis import REPLAYED, REVERSAL_COMPLETED
 from transactions.exceptions import (
     AccountInactiveError,
@@ -19,7 +18,6 @@ from transactions.exceptions import (
     TransactionNotFoundError,
 )
 from transactions.models import LedgerEntry, Transaction
-from transactions.services import transfer_create
 
 from .shapes import assert_ledger_ok, iso, outbox_mark, outbox_since, reverse_url, transaction_json
 
@@ -28,16 +26,6 @@ Status = Transaction.Status
 
 def balances(*accounts):
     return [Account.objects.get(id=account.id).balance for account in accounts]
-
-
-def transfer(source, target, amount, key=None):
-    return transfer_create(
-        initiator=source.owner,
-        from_account_id=source.id,
-        to_account_id=target.id,
-        amount=Decimal(amount),
-        idempotency_key=key or f"transfer-{uuid.uuid4()}",
-    ).transaction
 
 
 def reversals():
