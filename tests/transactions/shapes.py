@@ -2,6 +2,7 @@
 shared by the transaction tests."""
 
 from accounts.money import format_minor
+from accounts.models import Account
 from notifications.models import OutboxEmail
 from transactions.audit import ledger_verify
 from transactions.models import Transaction
@@ -63,3 +64,12 @@ def outbox_since(mark: int) -> list[OutboxEmail]:
 def assert_ledger_ok():
     report = ledger_verify()
     assert report.ok, report.summary()
+
+
+def balances(*accounts):
+    """Current balances (minor units), read fresh from the database."""
+    return [Account.objects.get(id=account.id).balance for account in accounts]
+
+
+def transfers():
+    return Transaction.objects.filter(kind=Transaction.Kind.TRANSFER)

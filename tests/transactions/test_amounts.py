@@ -30,11 +30,6 @@ def source(user):
     return funded_account("1000.00", owner=user)
 
 
-@pytest.fixture
-def target(other_user):
-    return AccountFactory(owner=other_user)
-
-
 BAD_AMOUNTS = [
     # (amount as a JSON literal, the message under errors.amount)
     ('"1e3"', AMOUNT_FORMAT_MESSAGE),

@@ -2,33 +2,14 @@
 
 import pytest
 
-from accounts.models import Account
 from tests.factories import AccountFactory, account_fund, funded_account
 from transactions.apis import REPLAYED, REPLAYED_REVERSED, TRANSFER_COMPLETED
 from transactions.exceptions import IdempotencyKeyReusedError, InsufficientFundsError
 from transactions.models import IdempotencyKey, LedgerEntry, Transaction
 
-from .shapes import TRANSACTIONS, assert_ledger_ok, outbox_mark, outbox_since, reverse_url, transaction_json, transfer_body
+from .shapes import TRANSACTIONS, assert_ledger_ok, balances, outbox_mark, outbox_since, reverse_url, transaction_json, transfer_body, transfers
 
 REPLAY_HEADER = "Idempotent-Replayed"
-
-
-def balances(*accounts):
-    return [Account.objects.get(id=account.id).balance for account in accounts]
-
-
-def transfers():
-    return Transaction.objects.filter(kind=Transaction.Kind.TRANSFER)
-
-
-@pytest.fixture
-def source(user):
-    return funded_account("100.00", owner=user)
-
-
-@pytest.fixture
-def target(other_user):
-    return AccountFactory(owner=other_user)
 
 
 def test_sequential_replay(auth_client, source, target):

@@ -19,13 +19,9 @@ from transactions.exceptions import (
 )
 from transactions.models import LedgerEntry, Transaction
 
-from .shapes import assert_ledger_ok, iso, outbox_mark, outbox_since, reverse_url, transaction_json
+from .shapes import assert_ledger_ok, balances, iso, outbox_mark, outbox_since, reverse_url, transaction_json
 
 Status = Transaction.Status
-
-
-def balances(*accounts):
-    return [Account.objects.get(id=account.id).balance for account in accounts]
 
 
 def reversals():

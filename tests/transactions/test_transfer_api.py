@@ -23,36 +23,18 @@ from transactions.exceptions import (
     InvalidAccountError,
     SameAccountError,
 )
-from transactions.models import IdempotencyKey, LedgerEntry, Transaction
+from transactions.models import IdempotencyKey, LedgerEntry
 from transactions.services import transfer_create
 
-from .shapes import TRANSACTIONS, assert_ledger_ok, iso, outbox_mark, outbox_since, transaction_json, transfer_body
+from .shapes import TRANSACTIONS, assert_ledger_ok, balances, iso, outbox_mark, outbox_since, transaction_json, transfer_body, transfers
 
 SEND_TASK = "notifications.tasks.outbox_email_send"
-
-
-def balances(*accounts):
-    return [Account.objects.get(id=account.id).balance for account in accounts]
-
-
-def transfers():
-    return Transaction.objects.filter(kind=Transaction.Kind.TRANSFER)
 
 
 def assert_nothing_stored():
     assert not transfers().exists()
     # The funding helper spends keys of its own; no transfer key may have been claimed.
     assert not IdempotencyKey.objects.exclude(key__startswith="test-funding:").exists()
-
-
-@pytest.fixture
-def source(user):
-    return funded_account("100.00", owner=user)
-
-
-@pytest.fixture
-def target(other_user):
-    return AccountFactory(owner=other_user)
 
 
 # --- success --------------------------------------------------------------------------------
