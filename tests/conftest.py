@@ -16,7 +16,7 @@ from .factories import AccountFactory, SystemUserFactory, UserFactory
 @pytest.fixture(scope="session", autouse=True)
 def _flush_may_truncate_the_ledger():
     """Transactional tests end with Django's flush, a TRUNCATE; the ledger's triggers refuse
-    that unless the transaction first says it means to (transactions/sql/ledger_guards.sql)."""
+    that unless the transaction first says it means to (transactions/migrations/0002_ledger_guards.sql)."""
     original = DatabaseOperations.execute_sql_flush
 
     def execute_sql_flush(self, sql_list):

@@ -1,5 +1,5 @@
 """The database refuses what would corrupt the ledger, even from code that bypasses the service
-(QuerySet.update(), .delete(), raw SQL). Triggers: transactions/sql/ledger_guards.sql."""
+(QuerySet.update(), .delete(), raw SQL). Triggers: transactions/migrations/0002_ledger_guards.sql."""
 
 from decimal import Decimal
 
