@@ -67,10 +67,6 @@ class AccountWrapperSerializer(serializers.Serializer):
     account = AccountOutputSerializer()
 
 
-class AccountListOutputSerializer(serializers.Serializer):
-    accounts = AccountOutputSerializer(many=True)
-
-
 class AccountBalanceOutputSerializer(serializers.Serializer):
     accountId = serializers.UUIDField(source="id")
     balance = MoneyField()
