@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authn.exceptions import TokenInvalidError
-from .schema import error_responses
 from transactions.models import LedgerAudit
+
+from .schema import error_responses
 
 
 @csrf_exempt  # it changes nothing, and a POST to an unknown route must be a 404, not a CSRF 403
