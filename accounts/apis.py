@@ -3,17 +3,33 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledger_project.pagination import KeysetPagination
+from ledger_project.schema import error_responses
+
 from . import serializers as s
+from .exceptions import AccountLimitReachedError
 from .selectors import account_get, account_list
 from .services import account_open
 
 
-class AccountListCreateApi(APIView):
-    @extend_schema(operation_id="accounts_list", responses={200: s.AccountListOutputSerializer})
-    def get(self, request):
-        return Response(s.AccountListOutputSerializer({"accounts": account_list(owner=request.user)}).data)
+class AccountPagination(KeysetPagination):
+    ordering = ("created_at", "id")
+    items_key = "accounts"
 
-    @extend_schema(request=s.AccountOpenInputSerializer, responses={201: s.AccountWrapperSerializer})
+
+class AccountListCreateApi(APIView):
+    pagination_class = AccountPagination
+
+    @extend_schema(operation_id="accounts_list", responses={200: s.AccountOutputSerializer(many=True)})
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(account_list(owner=request.user), request, view=self)
+        return paginator.get_paginated_response(s.AccountOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.AccountOpenInputSerializer,
+        responses={201: s.AccountWrapperSerializer, **error_responses(AccountLimitReachedError)},
+    )
     def post(self, request):
         serializer = s.AccountOpenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

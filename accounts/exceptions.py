@@ -15,6 +15,14 @@ class UnsupportedCurrencyError(ApplicationError):
     message = "Unsupported currency."
 
 
+class AccountLimitReachedError(ApplicationError):
+    """The owner already has MAX_ACCOUNTS_PER_USER accounts."""
+
+    status_code = 409
+    code = "account_limit_reached"
+    message = "You have reached the maximum number of accounts."
+
+
 class AccountNotEmptyError(ApplicationError):
     """An account can be closed only at a zero balance."""
 

@@ -1,12 +1,23 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import get_attribute
 
 from ledger_project import fields
 
 from .money import format_minor
 
 
-@extend_schema_field({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "example": "500.00"})
+MONEY_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "example": "500.00"}
+
+
+def viewer_owns(context: dict, account) -> bool:
+    """Whether the caller (`context["viewer"]`, set by the view) owns `account`. Compares ids
+    already loaded, so deciding costs no query; a serializer given no viewer fails loudly
+    rather than show everything."""
+    return account.owner_id == context["viewer"].id
+
+
+@extend_schema_field(MONEY_SCHEMA)
 class MoneyField(serializers.Field):
     """Minor units out as a decimal string with the currency's places. The currency is read from
     the same object (`currency_source`, a dotted path) so every amount carries its own."""
@@ -17,13 +28,25 @@ class MoneyField(serializers.Field):
         super().__init__(**kwargs)
 
     def get_attribute(self, instance):
-        currency = instance
-        for attr in self.currency_source:
-            currency = getattr(currency, attr)
-        return format_minor(super().get_attribute(instance), currency)
+        return format_minor(super().get_attribute(instance), get_attribute(instance, self.currency_source))
 
     def to_representation(self, value):
         return value
+
+
+@extend_schema_field({**MONEY_SCHEMA, "nullable": True, "description": "Null unless the caller owns the account."})
+class OwnMoneyField(MoneyField):
+    """An amount only the account's owner may see (a balance): anyone else gets null, since what
+    a caller sees of an account it does not own is its id. `account_source` is a dotted path."""
+
+    def __init__(self, *, account_source="account", **kwargs):
+        self.account_source = account_source.split(".")
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        if not viewer_owns(self.context, get_attribute(instance, self.account_source)):
+            return None
+        return super().get_attribute(instance)
 
 
 class AccountOpenInputSerializer(serializers.Serializer):
@@ -42,10 +65,6 @@ class AccountOutputSerializer(serializers.Serializer):
 
 class AccountWrapperSerializer(serializers.Serializer):
     account = AccountOutputSerializer()
-
-
-class AccountListOutputSerializer(serializers.Serializer):
-    accounts = AccountOutputSerializer(many=True)
 
 
 class AccountBalanceOutputSerializer(serializers.Serializer):

@@ -3,17 +3,26 @@ from django.db import transaction
 
 from authn.models import User
 
-from .exceptions import AccountNotEmptyError, AccountStatusConflictError, UnsupportedCurrencyError
+from .exceptions import AccountLimitReachedError, AccountNotEmptyError, AccountStatusConflictError, UnsupportedCurrencyError
 from .models import Account
 from .money import is_supported_currency
 
 
 def account_open(*, owner: User, currency: str | None = None) -> Account:
+    """A user holds at most MAX_ACCOUNTS_PER_USER accounts (closed ones count: rows are what the
+    cap bounds; funding accounts, made by funding_accounts_ensure, do not)."""
     currency = currency or settings.DEFAULT_CURRENCY
     if not is_supported_currency(currency):
         supported = ", ".join(settings.SUPPORTED_CURRENCIES)
         raise UnsupportedCurrencyError(errors={"currency": [f"Supported currencies: {supported}."]})
-    return Account.objects.create(owner=owner, currency=currency)
+    with transaction.atomic():
+        # Count under a lock on the owner's row, so one user's concurrent opens queue here instead
+        # of each counting room for one more. NO KEY: rows that merely reference the user (an
+        # idempotency key of a transfer) need not wait for it.
+        User.objects.select_for_update(no_key=True).values("id").get(id=owner.id)
+        if Account.objects.filter(owner=owner, is_system=False).count() >= settings.MAX_ACCOUNTS_PER_USER:
+            raise AccountLimitReachedError()
+        return Account.objects.create(owner=owner, currency=currency)
 
 
 def account_freeze(*, account_id) -> Account:

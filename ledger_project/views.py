@@ -11,7 +11,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from authn.exceptions import TokenInvalidError
 from transactions.models import LedgerAudit
+
+from .schema import error_responses
 
 
 @csrf_exempt  # it changes nothing, and a POST to an unknown route must be a 404, not a CSRF 403
@@ -57,9 +60,12 @@ class LastAuditSerializer(serializers.Serializer):
 
 class HealthOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
-    database = serializers.CharField()
-    redis = serializers.CharField()
-    lastAudit = LastAuditSerializer(allow_null=True, help_text="The newest verify_ledger run, null before the first.")
+    # The details: for staff and system users, or for everyone when HEALTH_DETAILS_PUBLIC is on.
+    database = serializers.CharField(required=False)
+    redis = serializers.CharField(required=False)
+    lastAudit = LastAuditSerializer(
+        allow_null=True, required=False, help_text="The newest verify_ledger run, null before the first."
+    )
 
 
 def _last_audit():
@@ -69,16 +75,36 @@ def _last_audit():
         return None
 
 
+def _shows_details(request, *, database_ok: bool) -> bool:
+    """The audit's counts and offending ids are for operators: staff or system users, signed in
+    the usual way (token or cookie), unless the deployment makes them public."""
+    if settings.HEALTH_DETAILS_PUBLIC:
+        return True
+    # Who the caller is can only be read from the database; while it is down, nobody is staff.
+    if not database_ok:
+        return False
+    user = request.user
+    return user.is_authenticated and (user.is_staff or user.is_system)
+
+
 class HealthApi(APIView):
-    authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: HealthOutputSerializer, 503: HealthOutputSerializer})
+    def perform_authentication(self, request):
+        """Lazy (DRF reads request.user on first use): a probe without credentials costs no
+        query, and a down database still gets its 503 rather than an error from looking up the
+        caller."""
+
+    # A token that is sent must be valid (401 otherwise), as everywhere else; none is needed.
+    @extend_schema(
+        responses={200: HealthOutputSerializer, 503: HealthOutputSerializer, **error_responses(TokenInvalidError)}
+    )
     def get(self, request):
         checks = {"database": _database_ok(), "redis": _redis_ok()}
         healthy = all(checks.values())
         body = {"status": "ok" if healthy else "unavailable"}
-        body.update({name: "ok" if ok else "unavailable" for name, ok in checks.items()})
-        audit = _last_audit() if checks["database"] else None
-        body["lastAudit"] = LastAuditSerializer(audit).data if audit else None
+        if _shows_details(request, database_ok=checks["database"]):
+            body.update({name: "ok" if ok else "unavailable" for name, ok in checks.items()})
+            audit = _last_audit() if checks["database"] else None
+            body["lastAudit"] = LastAuditSerializer(audit).data if audit else None
         return Response(body, status=200 if healthy else 503)

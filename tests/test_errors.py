@@ -4,6 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from ledger_project.exceptions import NotFoundError
+from tests.conftest import bearer_client
+from tests.factories import UserFactory
 from transactions.audit import ledger_audit_record
 
 NOT_FOUND = {"message": NotFoundError.message, "code": "not_found"}
@@ -66,29 +68,36 @@ def test_non_json_body_is_415(client, db, content_type):
     }
 
 
-def test_health(client, db):
-    response = client.get("/api/health")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "lastAudit": None}
+@pytest.fixture
+def staff_client(db):
+    return bearer_client(UserFactory(is_staff=True))
 
 
-def test_health_shows_the_last_audit(client, db):
+def test_health(client, staff_client):
+    public, detailed = client.get("/api/health"), staff_client.get("/api/health")
+
+    assert public.status_code == detailed.status_code == 200
+    assert public.json() == {"status": "ok"}
+    assert detailed.json() == {"status": "ok", "database": "ok", "redis": "ok", "lastAudit": None}
+
+
+def test_health_shows_the_last_audit(staff_client):
     ledger_audit_record()
     newest = ledger_audit_record()
 
-    last = client.get("/api/health").json()["lastAudit"]
+    last = staff_client.get("/api/health").json()["lastAudit"]
 
     assert last == {"at": newest.finished_at.isoformat().replace("+00:00", "Z"), "ok": True, "summary": newest.summary}
 
 
-def test_health_reports_an_unreachable_redis(client, db, settings):
+def test_health_reports_an_unreachable_redis(client, staff_client, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
-    response = client.get("/api/health")
+    public, detailed = client.get("/api/health"), staff_client.get("/api/health")
 
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "redis": "unavailable", "lastAudit": None}
+    assert public.status_code == detailed.status_code == 503
+    assert public.json() == {"status": "unavailable"}
+    assert detailed.json() == {"status": "unavailable", "database": "ok", "redis": "unavailable", "lastAudit": None}
 
 
 def test_openapi_schema(client, db):

@@ -54,12 +54,12 @@ def idempotency_key(request, validated_data) -> str:
     return key
 
 
-def ledger_write_response(result: LedgerWrite, *, created_message: str) -> Response:
+def ledger_write_response(request, result: LedgerWrite, *, created_message: str) -> Response:
     """201 for a new transaction, 200 for a replay, and a decline's 422 (first time or replayed)
     with the FAILED transaction in the body."""
     txn = result.transaction
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-    body = s.TransactionOutputSerializer(txn).data
+    body = s.TransactionOutputSerializer(txn, context={"viewer": request.user}).data
     if txn.status == Transaction.Status.FAILED:
         raise DECLINES[txn.failure_reason](extra={"transaction": body}, headers=headers)
     if not result.replayed:
@@ -113,7 +113,7 @@ class TransactionListCreateApi(APIView):
             amount=data["amount"],
             idempotency_key=idempotency_key(request, data),
         )
-        return ledger_write_response(result, created_message=TRANSFER_COMPLETED)
+        return ledger_write_response(request, result, created_message=TRANSFER_COMPLETED)
 
     @extend_schema(parameters=[s.TransactionFilterSerializer], responses={200: s.TransactionOutputSerializer(many=True)})
     def get(self, request):
@@ -127,7 +127,8 @@ class TransactionListCreateApi(APIView):
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(s.TransactionOutputSerializer(page, many=True).data)
+        data = s.TransactionOutputSerializer(page, many=True, context={"viewer": request.user}).data
+        return paginator.get_paginated_response(data)
 
 
 class FundingCreateApi(APIView):
@@ -146,7 +147,7 @@ class FundingCreateApi(APIView):
             amount=data["amount"],
             idempotency_key=idempotency_key(request, data),
         )
-        return ledger_write_response(result, created_message=FUNDING_COMPLETED)
+        return ledger_write_response(request, result, created_message=FUNDING_COMPLETED)
 
 
 class TransactionReverseApi(APIView):
@@ -169,14 +170,15 @@ class TransactionReverseApi(APIView):
             idempotency_key=idempotency_key(request, data),
             reason=data["reason"],
         )
-        return ledger_write_response(result, created_message=REVERSAL_COMPLETED)
+        return ledger_write_response(request, result, created_message=REVERSAL_COMPLETED)
 
 
 class TransactionDetailApi(APIView):
     @extend_schema(responses={200: s.TransactionWrapperSerializer})
     def get(self, request, transaction_id):
         txn = transaction_get(user=request.user, transaction_id=transaction_id)
-        return Response({"transaction": s.TransactionOutputSerializer(txn).data})
+        data = s.TransactionOutputSerializer(txn, context={"viewer": request.user}).data
+        return Response({"transaction": data})
 
 
 class AccountEntryListApi(APIView):

@@ -124,8 +124,11 @@ class LedgerEntry(models.Model):
 
 
 def entries_prefetch():
-    """A transaction's entries as the list `entry_list`, debit first: what its JSON shows."""
-    return models.Prefetch("entries", queryset=LedgerEntry.objects.order_by("id"), to_attr="entry_list")
+    """A transaction's entries as the list `entry_list`, debit first: what its JSON shows. Each
+    with its account (a join, not a query), whose owner decides who sees `balanceAfter`."""
+    return models.Prefetch(
+        "entries", queryset=LedgerEntry.objects.select_related("account").order_by("id"), to_attr="entry_list"
+    )
 
 
 class LedgerAudit(models.Model):

@@ -11,23 +11,33 @@ def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
     return queryset.select_related("idempotency").prefetch_related(entries_prefetch())
 
 
+def _visible_to(user: User) -> Q:
+    """A declined transaction is its initiator's alone: anyone may aim a transfer at any account
+    id, so showing declines to the target's owner would let a user with no money write into
+    anyone's history."""
+    return ~Q(status=Transaction.Status.FAILED) | Q(initiator=user)
+
+
 def transaction_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Transaction]:
     """Transactions touching the caller's accounts (either side), newest first."""
     accounts = Account.objects.filter(owner=user)
     if account_id is not None:
         accounts = accounts.filter(id=account_id)
     account_ids = accounts.values("id")
-    queryset = Transaction.objects.filter(Q(from_account_id__in=account_ids) | Q(to_account_id__in=account_ids))
+    queryset = Transaction.objects.filter(
+        Q(from_account_id__in=account_ids) | Q(to_account_id__in=account_ids), _visible_to(user)
+    )
     if status:
         queryset = queryset.filter(status=status)
     return _with_details(queryset)
 
 
 def transaction_get(*, user: User, transaction_id) -> Transaction:
-    """Visible only to the owner of one of its sides; anyone else gets a 404."""
+    """Visible only to the owner of one of its sides (a decline: to its initiator only); anyone
+    else gets a 404."""
     txn = (
         _with_details(Transaction.objects.filter(id=transaction_id))
-        .filter(Q(from_account__owner=user) | Q(to_account__owner=user))
+        .filter(Q(from_account__owner=user) | Q(to_account__owner=user), _visible_to(user))
         .first()
     )
     if txn is None:

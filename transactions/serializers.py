@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.money import MAX_AMOUNT_TEXT_LENGTH, parse_amount
-from accounts.serializers import MoneyField
+from accounts.serializers import MoneyField, OwnMoneyField
 from authn.models import no_control_characters
 from ledger_project import fields
 from ledger_project.schema import ErrorSerializer
@@ -74,10 +74,13 @@ class EntrySummarySerializer(serializers.Serializer):
     account = serializers.UUIDField(source="account_id")
     type = serializers.CharField()
     amount = MoneyField(currency_source="transaction.currency")
-    balanceAfter = MoneyField(source="balance_after", currency_source="transaction.currency")
+    balanceAfter = OwnMoneyField(source="balance_after", currency_source="transaction.currency")
 
 
 class TransactionOutputSerializer(serializers.Serializer):
+    """A transaction as `context["viewer"]` may see it: the other side's balance and another
+    user's idempotency key are null (the keys stay, so the shape never depends on who asks)."""
+
     id = serializers.UUIDField()
     kind = serializers.CharField()
     fromAccount = serializers.UUIDField(source="from_account_id")
@@ -85,12 +88,16 @@ class TransactionOutputSerializer(serializers.Serializer):
     amount = MoneyField()
     currency = serializers.CharField()
     status = serializers.CharField()
-    idempotencyKey = serializers.CharField(source="idempotency.key")
+    idempotencyKey = serializers.SerializerMethodField()
     failureReason = serializers.SerializerMethodField()
     reverses = serializers.UUIDField(source="reverses_id", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     entries = EntrySummarySerializer(many=True, source="entry_list")
+
+    @extend_schema_field({"type": "string", "nullable": True, "description": "Null unless the caller initiated it."})
+    def get_idempotencyKey(self, txn):
+        return txn.idempotency.key if txn.initiator_id == self.context["viewer"].id else None
 
     @extend_schema_field({"type": "string", "nullable": True, "enum": ["insufficient_funds", "account_inactive", None]})
     def get_failureReason(self, txn):

@@ -170,6 +170,11 @@ CORS_ALLOW_CREDENTIALS = bool(CORS_ALLOWED_ORIGINS)
 SUPPORTED_CURRENCIES = env.list("SUPPORTED_CURRENCIES", default=["INR", "USD", "EUR", "GBP", "BDT"])
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="INR")
 MAX_TRANSFER_AMOUNT = Decimal(env("MAX_TRANSFER_AMOUNT", default="1000000000.00"))
+MAX_ACCOUNTS_PER_USER = env.int("MAX_ACCOUNTS_PER_USER", default=20)
+
+# --- Operations -----------------------------------------------------------------------------
+# /api/health answers only {status} to anyone but staff and system users unless this is on.
+HEALTH_DETAILS_PUBLIC = env.bool("HEALTH_DETAILS_PUBLIC", default=False)
 
 # --- Email (through the outbox in notifications/) -------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

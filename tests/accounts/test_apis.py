@@ -71,11 +71,32 @@ def test_list_shows_only_own_accounts_oldest_first(auth_client, user, other_user
     response = auth_client.get(ACCOUNTS)
 
     assert response.status_code == 200
-    assert response.json() == {"accounts": [account_json(a) for a in mine]}
+    assert response.json() == {"accounts": [account_json(a) for a in mine], "next": None}
 
 
 def test_list_when_there_are_none(auth_client):
-    assert auth_client.get(ACCOUNTS).json() == {"accounts": []}
+    assert auth_client.get(ACCOUNTS).json() == {"accounts": [], "next": None}
+
+
+def test_list_pages_like_the_other_lists(auth_client, user):
+    mine = [AccountFactory(owner=user) for _ in range(5)]
+    seen, url = [], f"{ACCOUNTS}?limit=2"
+
+    while url:
+        body = auth_client.get(url).json()
+        assert len(body["accounts"]) <= 2
+        seen.extend(account["id"] for account in body["accounts"])
+        url = body["next"]
+
+    assert seen == [str(account.id) for account in mine]
+
+
+@pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=201", "limit"), ("cursor=garbage", "cursor")])
+def test_list_refuses_a_bad_limit_or_cursor(auth_client, account, query, field):
+    response = auth_client.get(f"{ACCOUNTS}?{query}")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [field]
 
 
 def test_detail(auth_client, account):

@@ -13,6 +13,7 @@ import pytest
 from notifications.models import OutboxEmail
 from tests.conftest import bearer_client
 from tests.factories import AccountFactory, UserFactory, account_fund, funded_account
+from tests.transactions.shapes import outbox_mark, outbox_since
 from transactions.models import Transaction
 from transactions.services import transfer_create
 
@@ -106,3 +107,27 @@ def test_nothing_b_receives_names_a(victim, attacker):
     for text in [a.content.decode() for a in answers] + [e.subject + e.body for e in emails_to_b]:
         assert victim["user"].email not in text
         assert victim["user"].name not in text
+
+
+def test_a_declined_transfer_is_shown_to_its_sender_only(victim, attacker):
+    """Anyone may aim a transfer at any account id, money or not; the decline it records must not
+    become spam in the target owner's history, lookups or mailbox (issue 9, item 18)."""
+    client, target = attacker["client"], str(victim["account"].id)
+    mark = outbox_mark()
+
+    spam = client.post(
+        "/api/transactions",
+        {"fromAccount": str(attacker["mine"].id), "toAccount": target, "amount": "1000", "idempotencyKey": "spam"},
+        format="json",
+    )
+
+    assert spam.status_code == 422, spam.content
+    spam_id = spam.json()["transaction"]["id"]
+    owner = bearer_client(victim["user"])
+    for query in ["", "?status=FAILED", f"?account={target}"]:
+        assert spam_id not in str(owner.get(f"/api/transactions{query}").json())
+    assert owner.get(f"/api/transactions/{spam_id}").content == owner.get(f"/api/transactions/{uuid.uuid4()}").content
+    assert outbox_since(mark) == []
+    # Its sender still finds it, in the list and by id.
+    assert spam_id in str(client.get("/api/transactions?status=FAILED").json())
+    assert client.get(f"/api/transactions/{spam_id}").status_code == 200

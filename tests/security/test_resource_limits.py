@@ -5,9 +5,13 @@ import json
 
 import pytest
 
+from accounts.exceptions import AccountLimitReachedError
+from accounts.models import Account
+from accounts.services import account_close, account_open
 from ledger_project.exceptions import PayloadTooLargeError
+from tests.concurrency import run_concurrently
 from tests.conftest import bearer_client
-from tests.factories import funded_account
+from tests.factories import UserFactory, funded_account
 from transactions.models import Transaction
 
 TOO_LARGE = {"message": PayloadTooLargeError.message, "code": "payload_too_large"}
@@ -61,7 +65,9 @@ def test_bodies_that_are_hard_to_parse_are_400(client, db, body):
     assert response.json() == {"message": "Malformed JSON body.", "code": "validation_error"}
 
 
-@pytest.mark.parametrize("path", ["/api/transactions?limit=1000000", "/api/accounts/{id}/entries?limit=201"])
+@pytest.mark.parametrize(
+    "path", ["/api/transactions?limit=1000000", "/api/accounts/{id}/entries?limit=201", "/api/accounts?limit=201"]
+)
 def test_page_sizes_are_capped(user, path):
     account = funded_account("10.00", owner=user)
 
@@ -107,3 +113,37 @@ def test_amounts_have_an_upper_bound(system_client, account, amount):
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["amount"]
     assert not Transaction.objects.exists()
+
+
+# --- accounts per user (issue 9, item 17) ---------------------------------------------------
+
+
+def test_accounts_per_user_are_capped(settings, user, other_user):
+    settings.MAX_ACCOUNTS_PER_USER = 3
+    api = bearer_client(user)
+    opened = [api.post("/api/accounts", {}, format="json").status_code for _ in range(3)]
+
+    refused = api.post("/api/accounts", {"currency": "USD"}, format="json")
+
+    assert opened == [201, 201, 201]
+    assert refused.status_code == 409
+    assert refused.json() == {"message": AccountLimitReachedError.message, "code": "account_limit_reached"}
+    assert Account.objects.filter(owner=user).count() == 3
+    # The cap is per user, and a closed account still counts (its row is still there).
+    assert bearer_client(other_user).post("/api/accounts", {}, format="json").status_code == 201
+    account_close(account_id=Account.objects.filter(owner=user).first().id)
+    assert api.post("/api/accounts", {}, format="json").status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_opens_cannot_exceed_the_cap(settings):
+    """Twenty opens at once by one user, each on its own connection, against a cap of five: a
+    count taken without the lock on the user's row lets several see room for "one more"."""
+    settings.MAX_ACCOUNTS_PER_USER = 5
+    owner = UserFactory()
+
+    results, errors = run_concurrently([lambda: account_open(owner=owner)] * 20, workers=20)
+
+    assert sum(result is not None for result in results) == 5
+    assert [type(e) for e in errors if e is not None] == [AccountLimitReachedError] * 15
+    assert Account.objects.filter(owner=owner).count() == 5

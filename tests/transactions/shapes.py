@@ -20,7 +20,8 @@ def iso(dt):
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def transaction_json(txn: Transaction) -> dict:
+def transaction_json(txn: Transaction, *, viewer) -> dict:
+    """As `viewer` sees it: balances of its own accounts only, and the key only if it initiated."""
     txn = Transaction.objects.select_related("idempotency").get(id=txn.id)
     return {
         "id": str(txn.id),
@@ -30,7 +31,7 @@ def transaction_json(txn: Transaction) -> dict:
         "amount": format_minor(txn.amount, txn.currency),
         "currency": txn.currency,
         "status": txn.status,
-        "idempotencyKey": txn.idempotency.key,
+        "idempotencyKey": txn.idempotency.key if txn.initiator_id == viewer.id else None,
         "failureReason": txn.failure_reason or None,
         "reverses": str(txn.reverses_id) if txn.reverses_id else None,
         "createdAt": iso(txn.created_at),
@@ -40,9 +41,11 @@ def transaction_json(txn: Transaction) -> dict:
                 "account": str(entry.account_id),
                 "type": entry.type,
                 "amount": format_minor(entry.amount, txn.currency),
-                "balanceAfter": format_minor(entry.balance_after, txn.currency),
+                "balanceAfter": format_minor(entry.balance_after, txn.currency)
+                if entry.account.owner_id == viewer.id
+                else None,
             }
-            for entry in txn.entries.order_by("id")
+            for entry in txn.entries.select_related("account").order_by("id")
         ],
     }
 

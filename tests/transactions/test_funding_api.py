@@ -49,8 +49,9 @@ def test_funding(system_client, system_user, user, account):
             "createdAt": iso(txn.created_at),
             "updatedAt": iso(txn.updated_at),
             "entries": [
+                # The system user sees its own funding account's balance, never the customer's.
                 {"account": str(source.id), "type": "DEBIT", "amount": "250.50", "balanceAfter": "-250.50"},
-                {"account": str(account.id), "type": "CREDIT", "amount": "250.50", "balanceAfter": "250.50"},
+                {"account": str(account.id), "type": "CREDIT", "amount": "250.50", "balanceAfter": None},
             ],
         },
     }
@@ -121,7 +122,7 @@ def test_funding_needs_authentication(client, account):
 
 
 @pytest.mark.parametrize("make_inactive", [account_freeze, account_close], ids=["frozen", "closed"])
-def test_the_target_must_be_active(system_client, account, make_inactive):
+def test_the_target_must_be_active(system_client, system_user, account, make_inactive):
     make_inactive(account_id=account.id)
     mark = outbox_mark()
 
@@ -132,7 +133,7 @@ def test_the_target_must_be_active(system_client, account, make_inactive):
     assert response.json() == {
         "message": AccountInactiveError.message,
         "code": AccountInactiveError.code,
-        "transaction": transaction_json(txn),
+        "transaction": transaction_json(txn, viewer=system_user),
     }
     assert (txn.status, txn.failure_reason) == ("FAILED", AccountInactiveError.code)
     assert not txn.entries.exists()

@@ -12,7 +12,7 @@ from .shapes import TRANSACTIONS, assert_ledger_ok, balances, outbox_mark, outbo
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
-def test_sequential_replay(auth_client, source, target):
+def test_sequential_replay(auth_client, user, source, target):
     first = auth_client.post(TRANSACTIONS, transfer_body(source, target, "40.00", key="once"), format="json")
     mark = outbox_mark()
 
@@ -23,7 +23,7 @@ def test_sequential_replay(auth_client, source, target):
     assert again.status_code == 200, again.content
     assert again.headers[REPLAY_HEADER] == "true"
     txn = transfers().get()
-    assert again.json() == {"message": REPLAYED, "transaction": transaction_json(txn)}
+    assert again.json() == {"message": REPLAYED, "transaction": transaction_json(txn, viewer=user)}
     assert again.json()["transaction"] == first.json()["transaction"]
     assert first.json()["message"] == TRANSFER_COMPLETED
     assert balances(source, target) == [60_00, 40_00]
@@ -42,7 +42,7 @@ def test_the_same_amount_written_differently_is_the_same_request(auth_client, so
     assert transfers().count() == 1
 
 
-def test_replay_of_a_decline(auth_client, source, target):
+def test_replay_of_a_decline(auth_client, user, source, target):
     first = auth_client.post(TRANSACTIONS, transfer_body(source, target, "500.00", key="big"), format="json")
 
     again = auth_client.post(TRANSACTIONS, transfer_body(source, target, "500.00", key="big"), format="json")
@@ -56,7 +56,7 @@ def test_replay_of_a_decline(auth_client, source, target):
     assert again.json() == {
         "message": InsufficientFundsError.message,
         "code": InsufficientFundsError.code,
-        "transaction": transaction_json(txn),
+        "transaction": transaction_json(txn, viewer=user),
     }
     assert txn.status == Transaction.Status.FAILED
 
@@ -133,7 +133,7 @@ def test_key_in_the_header(auth_client, source, target):
     assert balances(source, target) == [95_00, 5_00]
 
 
-def test_replay_after_the_original_was_reversed(auth_client, system_client, source, target):
+def test_replay_after_the_original_was_reversed(auth_client, user, system_client, source, target):
     first = auth_client.post(TRANSACTIONS, transfer_body(source, target, "40.00", key="k"), format="json")
     txn_id = first.json()["transaction"]["id"]
     reversed_ = system_client.post(reverse_url(txn_id), {"idempotencyKey": "undo"}, format="json")
@@ -144,7 +144,7 @@ def test_replay_after_the_original_was_reversed(auth_client, system_client, sour
     assert again.status_code == 200
     assert again.headers[REPLAY_HEADER] == "true"
     original = Transaction.objects.get(id=txn_id)
-    assert again.json() == {"message": REPLAYED_REVERSED, "transaction": transaction_json(original)}
+    assert again.json() == {"message": REPLAYED_REVERSED, "transaction": transaction_json(original, viewer=user)}
     assert again.json()["transaction"]["status"] == "REVERSED"
     assert balances(source, target) == [100_00, 0]
     assert_ledger_ok()

@@ -67,7 +67,7 @@ def test_list_shows_only_transactions_touching_my_accounts_newest_first(auth_cli
 
     assert response.status_code == 200
     expected = [declined, received, sent, *reversed(fundings)]
-    assert response.json() == {"transactions": [transaction_json(t) for t in expected], "next": None}
+    assert response.json() == {"transactions": [transaction_json(t, viewer=user) for t in expected], "next": None}
     assert str(strangers.id) not in ids(response.json()["transactions"])
 
 
@@ -188,14 +188,14 @@ def test_list_needs_authentication(client, mine):
 # --- GET /api/transactions/{id} -------------------------------------------------------------
 
 
-def test_detail_for_either_side(auth_client, other_client, mine, theirs):
+def test_detail_for_either_side(auth_client, user, other_client, other_user, mine, theirs):
     txn = transfer(mine, theirs, "12.34")
 
-    for client in (auth_client, other_client):
+    for client, viewer in ((auth_client, user), (other_client, other_user)):
         response = client.get(f"{TRANSACTIONS}/{txn.id}")
 
         assert response.status_code == 200
-        assert response.json() == {"transaction": transaction_json(txn)}
+        assert response.json() == {"transaction": transaction_json(txn, viewer=viewer)}
     assert response.json()["transaction"]["amount"] == "12.34"
 
 

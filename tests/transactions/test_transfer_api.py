@@ -64,7 +64,8 @@ def test_transfer(auth_client, user, other_user, source, target):
             "updatedAt": iso(txn.updated_at),
             "entries": [
                 {"account": str(source.id), "type": "DEBIT", "amount": "40.00", "balanceAfter": "60.00"},
-                {"account": str(target.id), "type": "CREDIT", "amount": "40.00", "balanceAfter": "40.00"},
+                # The payee's balance is the payee's business: the payer sees its account id only.
+                {"account": str(target.id), "type": "CREDIT", "amount": "40.00", "balanceAfter": None},
             ],
         },
     }
@@ -292,7 +293,7 @@ def test_insufficient_funds(auth_client, user, source, target):
     assert response.json() == {
         "message": InsufficientFundsError.message,
         "code": InsufficientFundsError.code,
-        "transaction": transaction_json(txn),
+        "transaction": transaction_json(txn, viewer=user),
     }
     body = response.json()["transaction"]
     assert (body["status"], body["failureReason"], body["entries"], body["amount"]) == (
@@ -340,7 +341,7 @@ def closed(account):
 
 @pytest.mark.parametrize("make_inactive", [frozen, closed], ids=["frozen", "closed"])
 @pytest.mark.parametrize("side", ["from", "to"])
-def test_inactive_account_on_either_side(auth_client, source, target, make_inactive, side):
+def test_inactive_account_on_either_side(auth_client, user, source, target, make_inactive, side):
     make_inactive(source if side == "from" else target)
     before = balances(source, target)
     mark = outbox_mark()
@@ -353,7 +354,7 @@ def test_inactive_account_on_either_side(auth_client, source, target, make_inact
     assert response.json() == {
         "message": AccountInactiveError.message,
         "code": AccountInactiveError.code,
-        "transaction": transaction_json(txn),
+        "transaction": transaction_json(txn, viewer=user),
     }
     assert balances(source, target) == before
     assert outbox_since(mark) == []
