@@ -2,6 +2,7 @@
 written and do nothing, and every email the service then sends goes out, once, to one address."""
 
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from accounts.models import Account
@@ -130,3 +131,14 @@ def test_an_idempotency_key_full_of_sql_is_just_a_key(auth_client, user):
     assert again.json()["transaction"]["idempotencyKey"] == key
     assert Transaction.objects.filter(kind="TRANSFER").count() == 1
     assert Account.objects.get(id=source.id).balance == 99_00
+
+
+@pytest.mark.parametrize(
+    "version", ["\x01", "\r\nSet-Cookie: session=stolen", "\u2028", "\x7f", "2.0", "../../etc/passwd"]
+)
+def test_the_schema_version_is_not_the_clients(client, db, version):
+    response = client.get("/api/schema/", {"version": version}, HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'inline; filename="Ledger API.json"'
+    assert response.json()["info"]["version"] == settings.SPECTACULAR_SETTINGS["VERSION"]
