@@ -4,13 +4,15 @@ written and do nothing, and every email the service then sends goes out, once, t
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.test import Client
 
 from accounts.models import Account
 from authn.models import User
+from ledger_project.middleware import NUL_MESSAGE
 from notifications import tasks
 from notifications.models import OutboxEmail
 from tests.conftest import bearer_client
-from tests.factories import AccountFactory, account_fund, funded_account
+from tests.factories import AccountFactory, UserFactory, account_fund, funded_account
 from transactions.models import Transaction
 
 REGISTER = "/api/auth/register"
@@ -142,3 +144,56 @@ def test_the_schema_version_is_not_the_clients(client, db, version):
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'inline; filename="Ledger API.json"'
     assert response.json()["info"]["version"] == settings.SPECTACULAR_SETTINGS["VERSION"]
+
+
+NUL_REFUSED = {"message": NUL_MESSAGE, "code": "validation_error"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/accounts/account/?currency=%00",
+        "/admin/accounts/account/?status__exact=%00",
+        "/admin/authn/user/?email=%00",
+        "/admin/accounts/account/?q=ann%00",
+        "/admin/transactions/transaction/?o=%00",
+        "/admin/accounts/account/%00/change/",
+        "/admin/authn/user/?email=\x00",
+    ],
+)
+def test_a_nul_in_an_admin_url_is_400(db, path):
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = staff.get(path)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == NUL_REFUSED
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/transactions?status=%00"),
+        ("get", "/api/transactions?account=%00"),
+        ("get", "/api/accounts/{account}/entries?cursor=%00"),
+        ("get", "/api/accounts/%00"),
+        ("get", "/api/accounts/{account}%00"),
+        ("get", "/api/schema/?version=%00"),
+        ("get", "/static/%00"),
+        ("get", "/api/accounts?x=\x00"),
+        ("post", "/api/transactions?%00"),
+        ("post", "/api/accounts?currency=%00"),
+    ],
+)
+def test_a_nul_in_an_api_url_is_400_and_changes_nothing(auth_client, user, method, path):
+    account = funded_account("10.00", owner=user)
+    accounts, transactions = Account.objects.count(), Transaction.objects.count()
+    body = {"fromAccount": str(account.id), "toAccount": str(AccountFactory().id), "amount": "1", "idempotencyKey": "k"}
+
+    path = path.format(account=account.id)
+    response = auth_client.post(path, body, format="json") if method == "post" else auth_client.get(path)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == NUL_REFUSED
+    assert (Account.objects.count() - 1, Transaction.objects.count()) == (accounts, transactions)
