@@ -15,6 +15,13 @@ from iso4217 import Currency
 PLAIN_DECIMAL = re.compile(r"\A(0|[1-9][0-9]*)(\.[0-9]+)?\Z")
 MAX_AMOUNT_TEXT_LENGTH = 32
 
+# Balances are PostgreSQL bigints of minor units. The bigint's own floor, -2^63, is left out: the
+# balance UPDATE's `-9223372036854775808::bigint` casts before it negates, and 2^63 overflows.
+BALANCE_MIN, BALANCE_MAX = -(2**63 - 1), 2**63 - 1
+# MAX_TRANSFER_AMOUNT in minor units may not exceed this (accounts.checks): a balance then takes
+# over 9,000 transfers at the cap before it could leave the bigint range.
+MAX_TRANSFER_MINOR_UNITS = 10**15
+
 AMOUNT_FORMAT_MESSAGE = 'Enter a positive amount as a plain decimal number, like 500 or "500.50".'
 
 

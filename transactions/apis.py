@@ -15,6 +15,7 @@ from .exceptions import (
     DECLINES,
     AccountInactiveError,
     AlreadyReversedError,
+    AmountOutOfRangeError,
     CurrencyMismatchError,
     IdempotencyKeyReusedError,
     InsufficientFundsError,
@@ -71,7 +72,11 @@ def ledger_write_response(result: LedgerWrite, *, created_message: str) -> Respo
 # What a ledger write can answer besides its 201/200; declines carry the FAILED transaction.
 WRITTEN = {201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer}
 DECLINED = error_responses(
-    InsufficientFundsError, AccountInactiveError, IdempotencyKeyReusedError, serializer=s.DeclineOutputSerializer
+    InsufficientFundsError,
+    AccountInactiveError,
+    AmountOutOfRangeError,
+    IdempotencyKeyReusedError,
+    serializer=s.DeclineOutputSerializer,
 )
 
 

@@ -7,6 +7,7 @@ from authn.models import no_control_characters
 from ledger_project import fields
 from ledger_project.schema import ErrorSerializer
 
+from .exceptions import DECLINES
 from .models import Transaction
 
 
@@ -92,7 +93,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     updatedAt = serializers.DateTimeField(source="updated_at")
     entries = EntrySummarySerializer(many=True, source="entry_list")
 
-    @extend_schema_field({"type": "string", "nullable": True, "enum": ["insufficient_funds", "account_inactive", None]})
+    @extend_schema_field({"type": "string", "nullable": True, "enum": [*DECLINES, None]})
     def get_failureReason(self, txn):
         return txn.failure_reason or None
 
