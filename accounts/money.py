@@ -63,11 +63,17 @@ def parse_amount(value) -> Decimal:
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
-    """Exact conversion to minor units; ValueError if the amount has more places than the currency."""
-    minor = amount.scaleb(currency_exponent(currency))
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{currency} amounts have at most {currency_exponent(currency)} decimal places.")
-    return int(minor)
+    """Exact conversion to minor units; ValueError if the amount has more places than the currency.
+
+    Counted on the digits, never through Decimal arithmetic: its 28-digit context rounds, so
+    `0.999999999999999999999999999999` scaled to paise became a whole 100. Trailing zeros are not
+    places (`1.000` is 1.00)."""
+    exponent = currency_exponent(currency)
+    whole, _, fraction = format(amount, "f").partition(".")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > exponent:
+        raise ValueError(f"{currency} amounts have at most {exponent} decimal places.")
+    return int(whole + fraction.ljust(exponent, "0"))
 
 
 def format_minor(minor: int, currency: str) -> str:
