@@ -136,6 +136,25 @@ def test_an_idempotency_key_full_of_sql_is_just_a_key(auth_client, user):
 
 
 @pytest.mark.parametrize(
+    "key", ["a\tb", "\tkey", "a\x00b", "a\x1b[31mb", "a\x7fb", "k" * 256, ""], ids=["tab", "leading-tab", "nul", "escape", "del", "256-chars", "empty"]
+)
+@pytest.mark.parametrize("path", ["/api/transactions", "/api/transactions/system/initial-funds"])
+def test_the_idempotency_key_header_is_held_to_the_body_keys_rules(system_user, path, key):
+    target = AccountFactory()
+    source = funded_account("10.00", owner=system_user)
+    body = {"fromAccount": str(source.id), "toAccount": str(target.id), "amount": "1"}
+    client = bearer_client(system_user)
+
+    in_body = client.post(path, {**body, "idempotencyKey": key}, format="json")
+    in_header = client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert (in_body.status_code, in_header.status_code) == (400, 400), in_header.content
+    assert in_header.json() == in_body.json()
+    assert list(in_header.json()["errors"]) == ["idempotencyKey"]
+    assert not Transaction.objects.exclude(idempotency__key__startswith="test-funding:").exists()
+
+
+@pytest.mark.parametrize(
     "version", ["\x01", "\r\nSet-Cookie: session=stolen", "\u2028", "\x7f", "2.0", "../../etc/passwd"]
 )
 def test_the_schema_version_is_not_the_clients(client, db, version):
