@@ -62,6 +62,15 @@ class PayloadTooLargeError(ApplicationError):
     message = "The request body is too large."
 
 
+class LengthRequiredError(ApplicationError):
+    """A body sent without Content-Length (chunked), which Django's WSGI request would read as
+    empty (ledger_project.middleware)."""
+
+    status_code = 411
+    code = "length_required"
+    message = "Send the request body with a Content-Length header; chunked bodies are not accepted."
+
+
 class ServiceUnavailableError(ApplicationError):
     """A dependency (database, broker) did not answer in time; the request may be retried."""
 

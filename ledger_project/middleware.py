@@ -2,7 +2,7 @@ from urllib.parse import unquote
 
 from django.core.exceptions import RequestDataTooBig
 
-from .exceptions import InvalidInputError, PayloadTooLargeError, error_response
+from .exceptions import InvalidInputError, LengthRequiredError, PayloadTooLargeError, error_response
 
 NUL_MESSAGE = "The path and query string must not contain NUL characters."
 
@@ -26,7 +26,8 @@ class NulCharacterMiddleware:
 
 
 class RequestBodyLimitMiddleware:
-    """Refuse a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with a JSON 413, before any view.
+    """Refuse a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with a JSON 413, and one without a
+    length with a JSON 411, before any view.
 
     Django checks that limit only when `request.body` (or a form) is read; DRF's parsers read the
     request as a stream and so would take a body of any size. Reading `request.body` here applies
@@ -38,6 +39,10 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Django reads exactly Content-Length bytes of a body, so a chunked one (no length) would
+        # reach the view as empty: "field required" for a body the client did send.
+        if "HTTP_TRANSFER_ENCODING" in request.META:
+            return error_response(LengthRequiredError())
         try:
             request.body  # noqa: B018  (the read is the check)
         except RequestDataTooBig:

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from ledger_project.exceptions import PayloadTooLargeError
+from ledger_project.exceptions import LengthRequiredError, PayloadTooLargeError
 from ledger_project.parsers import UTF8_ONLY_MESSAGE
 from tests.conftest import bearer_client
 from tests.factories import funded_account
@@ -33,6 +33,15 @@ def test_a_body_over_the_limit_is_413(settings, user, path):
     assert response.status_code == 413
     assert response.json() == TOO_LARGE
     assert not Transaction.objects.filter(idempotency__key="k").exists()
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/transactions", "/api/nope"])
+def test_a_chunked_body_is_411(auth_client, path):
+    # What a WSGI server hands Django for `Transfer-Encoding: chunked`: the header, no length.
+    response = auth_client.generic("POST", path, b"", CONTENT_TYPE="application/json", HTTP_TRANSFER_ENCODING="chunked")
+
+    assert response.status_code == 411
+    assert response.json() == {"message": LengthRequiredError.message, "code": "length_required"}
 
 
 def test_a_body_at_the_limit_is_read(settings, db, client):
