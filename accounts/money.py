@@ -15,6 +15,13 @@ from iso4217 import Currency
 PLAIN_DECIMAL = re.compile(r"\A(0|[1-9][0-9]*)(\.[0-9]+)?\Z")
 MAX_AMOUNT_TEXT_LENGTH = 32
 
+# Balances are PostgreSQL bigints of minor units. The bigint's own floor, -2^63, is left out: the
+# balance UPDATE's `-9223372036854775808::bigint` casts before it negates, and 2^63 overflows.
+BALANCE_MIN, BALANCE_MAX = -(2**63 - 1), 2**63 - 1
+# MAX_TRANSFER_AMOUNT in minor units may not exceed this (accounts.checks): a balance then takes
+# over 9,000 transfers at the cap before it could leave the bigint range.
+MAX_TRANSFER_MINOR_UNITS = 10**15
+
 AMOUNT_FORMAT_MESSAGE = 'Enter a positive amount as a plain decimal number, like 500 or "500.50".'
 
 
@@ -56,11 +63,17 @@ def parse_amount(value) -> Decimal:
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
-    """Exact conversion to minor units; ValueError if the amount has more places than the currency."""
-    minor = amount.scaleb(currency_exponent(currency))
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{currency} amounts have at most {currency_exponent(currency)} decimal places.")
-    return int(minor)
+    """Exact conversion to minor units; ValueError if the amount has more places than the currency.
+
+    Counted on the digits, never through Decimal arithmetic: its 28-digit context rounds, so
+    `0.999999999999999999999999999999` scaled to paise became a whole 100. Trailing zeros are not
+    places (`1.000` is 1.00)."""
+    exponent = currency_exponent(currency)
+    whole, _, fraction = format(amount, "f").partition(".")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > exponent:
+        raise ValueError(f"{currency} amounts have at most {exponent} decimal places.")
+    return int(whole + fraction.ljust(exponent, "0"))
 
 
 def format_minor(minor: int, currency: str) -> str:

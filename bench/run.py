@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 import uuid
-from base64 import b64encode
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,10 +281,14 @@ def http_get(stack: Stack, path: str, token: str) -> dict:
     return json.loads(body)
 
 
-def drf_cursor(position: int) -> str:
-    """The cursor DRF's CursorPagination puts in `next` after an item at `position` when
-    positions are unique (no offset, not reversed): base64 of `p=<position>`."""
-    return b64encode(urlencode({"p": str(position)}).encode("ascii")).decode("ascii")
+def statement_cursor(position: int) -> str:
+    """The cursor the statement puts in `next` after an entry at `position` when positions are
+    unique (no offset, not reversed), signed as the API signs it (same settings, same key)."""
+    from rest_framework.pagination import Cursor
+
+    from transactions.apis import EntryPagination
+
+    return EntryPagination().cursor_sign(Cursor(offset=0, reverse=False, position=str(position)))
 
 
 def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
@@ -299,8 +302,8 @@ def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
     first = f"{base}?limit={STATEMENT_PAGE}"
     page = http_get(stack, first, world.reader_token)
     issued = parse_qs(urlsplit(page["next"]).query)["cursor"][0]
-    if issued != drf_cursor(page["entries"][-1]["id"]):
-        raise SeedError(f"the API's cursor {issued!r} is not the one we build ({drf_cursor(page['entries'][-1]['id'])!r})")
+    if issued != statement_cursor(page["entries"][-1]["id"]):
+        raise SeedError(f"the API's cursor {issued!r} is not the one we build ({statement_cursor(page['entries'][-1]['id'])!r})")
     with psycopg.connect(**stack.admin_conninfo(stack.database)) as conn:
         ids = [
             row[0]
@@ -309,7 +312,7 @@ def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
                 [world.big_account_id, depth - 1, STATEMENT_PAGE + 1],
             ).fetchall()
         ]
-    deep = f"{base}?{urlencode({'cursor': drf_cursor(ids[0]), 'limit': STATEMENT_PAGE})}"
+    deep = f"{base}?{urlencode({'cursor': statement_cursor(ids[0]), 'limit': STATEMENT_PAGE})}"
     got = [entry["id"] for entry in http_get(stack, deep, world.reader_token)["entries"]]
     if got != ids[1:]:
         raise SeedError(f"the page {depth} deep lists {got[:3]}..., SQL says {ids[1:4]}...")

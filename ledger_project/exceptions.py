@@ -9,7 +9,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -62,12 +62,26 @@ class PayloadTooLargeError(ApplicationError):
     message = "The request body is too large."
 
 
+class LengthRequiredError(ApplicationError):
+    """A body sent without Content-Length (chunked), which Django's WSGI request would read as
+    empty (ledger_project.middleware)."""
+
+    status_code = 411
+    code = "length_required"
+    message = "Send the request body with a Content-Length header; chunked bodies are not accepted."
+
+
 class ServiceUnavailableError(ApplicationError):
     """A dependency (database, broker) did not answer in time; the request may be retried."""
 
     status_code = 503
     code = "service_unavailable"
     message = "The service is temporarily unavailable. Retry later."
+
+
+def error_response(error: ApplicationError) -> JsonResponse:
+    """The error body outside DRF's views, where the handler below does not run (middleware)."""
+    return JsonResponse(error.body(), status=error.status_code, headers=error.headers)
 
 
 # DRF's own exceptions, by class, to the API.md code. Order matters: subclasses first.

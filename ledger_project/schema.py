@@ -17,7 +17,14 @@ from rest_framework.permissions import IsAuthenticated
 
 from authn.exceptions import CsrfFailedError, TokenInvalidError
 
-from .exceptions import DRF_CODES, InvalidInputError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError
+from .exceptions import (
+    DRF_CODES,
+    InvalidInputError,
+    LengthRequiredError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+)
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}}
@@ -98,7 +105,7 @@ class AutoSchema(SpectacularAutoSchema):
         if "{" in self.path:
             implied.append(_error(NotFoundError))
         if has_body:
-            implied += [_error(PayloadTooLargeError), _drf_error(drf.UnsupportedMediaType)]
+            implied += [_error(LengthRequiredError), _error(PayloadTooLargeError), _drf_error(drf.UnsupportedMediaType)]
         implied.append(_drf_error(drf.NotAcceptable))  # an Accept header that excludes JSON
         if self.view.get_throttles():
             implied.append(_drf_error(drf.Throttled))

@@ -1,5 +1,6 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +16,7 @@ from .exceptions import (
     DECLINES,
     AccountInactiveError,
     AlreadyReversedError,
+    AmountOutOfRangeError,
     CurrencyMismatchError,
     IdempotencyKeyReusedError,
     InsufficientFundsError,
@@ -40,7 +42,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 def idempotency_key(request, validated_data) -> str:
     """The key from the body or the Idempotency-Key header; both present must agree."""
     body_key = validated_data.get("idempotencyKey")
-    header_key = request.headers.get("Idempotency-Key")
+    header_key = _idempotency_header(request)
     if body_key and header_key and body_key != header_key:
         raise InvalidInputError(
             "The Idempotency-Key header and the body's idempotencyKey differ.",
@@ -49,9 +51,19 @@ def idempotency_key(request, validated_data) -> str:
     key = body_key or header_key
     if not key:
         raise InvalidInputError(errors={"idempotencyKey": ["This field is required (or send the Idempotency-Key header)."]})
-    if len(key) > 255:
-        raise InvalidInputError(errors={"idempotencyKey": ["Ensure this field has no more than 255 characters."]})
     return key
+
+
+def _idempotency_header(request) -> str | None:
+    """The Idempotency-Key header, held to the body key's rules: one field validates both, so a
+    TAB or any other control character is refused in either."""
+    header_key = request.headers.get("Idempotency-Key")
+    if header_key is None:
+        return None
+    try:
+        return s.idempotency_key_field().run_validation(header_key)
+    except ValidationError as exc:
+        raise InvalidInputError(errors={"idempotencyKey": exc.detail}) from exc
 
 
 def ledger_write_response(request, result: LedgerWrite, *, created_message: str) -> Response:
@@ -71,7 +83,11 @@ def ledger_write_response(request, result: LedgerWrite, *, created_message: str)
 # What a ledger write can answer besides its 201/200; declines carry the FAILED transaction.
 WRITTEN = {201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer}
 DECLINED = error_responses(
-    InsufficientFundsError, AccountInactiveError, IdempotencyKeyReusedError, serializer=s.DeclineOutputSerializer
+    InsufficientFundsError,
+    AccountInactiveError,
+    AmountOutOfRangeError,
+    IdempotencyKeyReusedError,
+    serializer=s.DeclineOutputSerializer,
 )
 
 

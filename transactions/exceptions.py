@@ -41,6 +41,14 @@ class AccountInactiveError(ApplicationError):
     message = "An account in this transaction is not active."
 
 
+class AmountOutOfRangeError(ApplicationError):
+    """A balance would leave the signed 64-bit range of minor units the ledger stores."""
+
+    status_code = 422
+    code = "amount_out_of_range"
+    message = "This transaction would take a balance beyond what an account can hold."
+
+
 class IdempotencyKeyReusedError(ApplicationError):
     """The key was already used by this user for a different request."""
 
@@ -72,4 +80,4 @@ class TransactionNotFoundError(NotFoundError):
 
 
 # A FAILED transaction's failure_reason is the code of the decline that failed it.
-DECLINES = {error.code: error for error in (InsufficientFundsError, AccountInactiveError)}
+DECLINES = {error.code: error for error in (InsufficientFundsError, AccountInactiveError, AmountOutOfRangeError)}

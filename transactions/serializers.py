@@ -7,6 +7,7 @@ from authn.models import no_control_characters
 from ledger_project import fields
 from ledger_project.schema import ErrorSerializer
 
+from .exceptions import DECLINES
 from .models import Transaction
 
 
@@ -100,6 +101,7 @@ class TransactionOutputSerializer(serializers.Serializer):
         return txn.idempotency.key if txn.initiator_id == self.context["viewer"].id else None
 
     @extend_schema_field({"type": "string", "nullable": True, "enum": ["insufficient_funds", "account_inactive", None]})
+    @extend_schema_field({"type": "string", "nullable": True, "enum": [*DECLINES, None]})
     def get_failureReason(self, txn):
         return txn.failure_reason or None
 

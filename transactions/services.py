@@ -17,7 +17,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.money import format_minor, to_minor
+from accounts.money import BALANCE_MAX, BALANCE_MIN, format_minor, to_minor
 from accounts.services import funding_accounts_ensure
 from authn.exceptions import NotSystemUserError
 from authn.models import User, normalize_email
@@ -29,6 +29,7 @@ from notifications.services import outbox_rows_enqueue
 from .exceptions import (
     AccountInactiveError,
     AlreadyReversedError,
+    AmountOutOfRangeError,
     CurrencyMismatchError,
     IdempotencyKeyReusedError,
     InsufficientFundsError,
@@ -228,6 +229,10 @@ def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
         return AccountInactiveError.code
     if not debit.is_system and debit.balance < amount:
         return InsufficientFundsError.code
+    # A funding account goes negative by all the money ever minted, a customer's balance up: past
+    # the bigint range, the write would fail in PostgreSQL (a 500).
+    if debit.balance - amount < BALANCE_MIN or credit.balance + amount > BALANCE_MAX:
+        return AmountOutOfRangeError.code
     return ""
 
 

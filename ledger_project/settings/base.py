@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: nothing below may see a NUL in the path or query string (PostgreSQL cannot).
+    "ledger_project.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -169,7 +172,11 @@ CORS_ALLOW_CREDENTIALS = bool(CORS_ALLOWED_ORIGINS)
 # --- Money ----------------------------------------------------------------------------------
 SUPPORTED_CURRENCIES = env.list("SUPPORTED_CURRENCIES", default=["INR", "USD", "EUR", "GBP", "BDT"])
 DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="INR")
-MAX_TRANSFER_AMOUNT = Decimal(env("MAX_TRANSFER_AMOUNT", default="1000000000.00"))
+try:
+    # Range-checked at start-up by accounts.checks.
+    MAX_TRANSFER_AMOUNT = Decimal(env("MAX_TRANSFER_AMOUNT", default="1000000000.00"))
+except ArithmeticError as exc:
+    raise ImproperlyConfigured("MAX_TRANSFER_AMOUNT must be a decimal number, like 1000000000.00.") from exc
 MAX_ACCOUNTS_PER_USER = env.int("MAX_ACCOUNTS_PER_USER", default=20)
 
 # --- Operations -----------------------------------------------------------------------------

@@ -2,14 +2,17 @@
 written and do nothing, and every email the service then sends goes out, once, to one address."""
 
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.test import Client
 
 from accounts.models import Account
 from authn.models import User
+from ledger_project.middleware import NUL_MESSAGE
 from notifications import tasks
 from notifications.models import OutboxEmail
 from tests.conftest import bearer_client
-from tests.factories import AccountFactory, account_fund, funded_account
+from tests.factories import AccountFactory, UserFactory, account_fund, funded_account
 from transactions.models import Transaction
 
 REGISTER = "/api/auth/register"
@@ -130,3 +133,86 @@ def test_an_idempotency_key_full_of_sql_is_just_a_key(auth_client, user):
     assert again.json()["transaction"]["idempotencyKey"] == key
     assert Transaction.objects.filter(kind="TRANSFER").count() == 1
     assert Account.objects.get(id=source.id).balance == 99_00
+
+
+@pytest.mark.parametrize(
+    "key", ["a\tb", "\tkey", "a\x00b", "a\x1b[31mb", "a\x7fb", "k" * 256, ""], ids=["tab", "leading-tab", "nul", "escape", "del", "256-chars", "empty"]
+)
+@pytest.mark.parametrize("path", ["/api/transactions", "/api/transactions/system/initial-funds"])
+def test_the_idempotency_key_header_is_held_to_the_body_keys_rules(system_user, path, key):
+    target = AccountFactory()
+    source = funded_account("10.00", owner=system_user)
+    body = {"fromAccount": str(source.id), "toAccount": str(target.id), "amount": "1"}
+    client = bearer_client(system_user)
+
+    in_body = client.post(path, {**body, "idempotencyKey": key}, format="json")
+    in_header = client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert (in_body.status_code, in_header.status_code) == (400, 400), in_header.content
+    assert in_header.json() == in_body.json()
+    assert list(in_header.json()["errors"]) == ["idempotencyKey"]
+    assert not Transaction.objects.exclude(idempotency__key__startswith="test-funding:").exists()
+
+
+@pytest.mark.parametrize(
+    "version", ["\x01", "\r\nSet-Cookie: session=stolen", "\u2028", "\x7f", "2.0", "../../etc/passwd"]
+)
+def test_the_schema_version_is_not_the_clients(client, db, version):
+    response = client.get("/api/schema/", {"version": version}, HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'inline; filename="Ledger API.json"'
+    assert response.json()["info"]["version"] == settings.SPECTACULAR_SETTINGS["VERSION"]
+
+
+NUL_REFUSED = {"message": NUL_MESSAGE, "code": "validation_error"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/accounts/account/?currency=%00",
+        "/admin/accounts/account/?status__exact=%00",
+        "/admin/authn/user/?email=%00",
+        "/admin/accounts/account/?q=ann%00",
+        "/admin/transactions/transaction/?o=%00",
+        "/admin/accounts/account/%00/change/",
+        "/admin/authn/user/?email=\x00",
+    ],
+)
+def test_a_nul_in_an_admin_url_is_400(db, path):
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = staff.get(path)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == NUL_REFUSED
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/transactions?status=%00"),
+        ("get", "/api/transactions?account=%00"),
+        ("get", "/api/accounts/{account}/entries?cursor=%00"),
+        ("get", "/api/accounts/%00"),
+        ("get", "/api/accounts/{account}%00"),
+        ("get", "/api/schema/?version=%00"),
+        ("get", "/static/%00"),
+        ("get", "/api/accounts?x=\x00"),
+        ("post", "/api/transactions?%00"),
+        ("post", "/api/accounts?currency=%00"),
+    ],
+)
+def test_a_nul_in_an_api_url_is_400_and_changes_nothing(auth_client, user, method, path):
+    account = funded_account("10.00", owner=user)
+    accounts, transactions = Account.objects.count(), Transaction.objects.count()
+    body = {"fromAccount": str(account.id), "toAccount": str(AccountFactory().id), "amount": "1", "idempotencyKey": "k"}
+
+    path = path.format(account=account.id)
+    response = auth_client.post(path, body, format="json") if method == "post" else auth_client.get(path)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == NUL_REFUSED
+    assert (Account.objects.count() - 1, Transaction.objects.count()) == (accounts, transactions)

@@ -1,14 +1,17 @@
 """Resource limits: no request can make the service read, parse, hash, store or return without
 bound. (Every malformed amount is in tests/transactions/test_amounts.py.)"""
 
+import bz2
 import json
+import zlib
 
 import pytest
 
 from accounts.exceptions import AccountLimitReachedError
 from accounts.models import Account
 from accounts.services import account_close, account_open
-from ledger_project.exceptions import PayloadTooLargeError
+from ledger_project.exceptions import LengthRequiredError, PayloadTooLargeError
+from ledger_project.parsers import UTF8_ONLY_MESSAGE
 from tests.concurrency import run_concurrently
 from tests.conftest import bearer_client
 from tests.factories import UserFactory, funded_account
@@ -34,6 +37,15 @@ def test_a_body_over_the_limit_is_413(settings, user, path):
     assert response.status_code == 413
     assert response.json() == TOO_LARGE
     assert not Transaction.objects.filter(idempotency__key="k").exists()
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/transactions", "/api/nope"])
+def test_a_chunked_body_is_411(auth_client, path):
+    # What a WSGI server hands Django for `Transfer-Encoding: chunked`: the header, no length.
+    response = auth_client.generic("POST", path, b"", CONTENT_TYPE="application/json", HTTP_TRANSFER_ENCODING="chunked")
+
+    assert response.status_code == 411
+    assert response.json() == {"message": LengthRequiredError.message, "code": "length_required"}
 
 
 def test_a_body_at_the_limit_is_read(settings, db, client):
@@ -63,6 +75,40 @@ def test_bodies_that_are_hard_to_parse_are_400(client, db, body):
 
     assert response.status_code == 400
     assert response.json() == {"message": "Malformed JSON body.", "code": "validation_error"}
+
+
+# 5 MB of JSON that compresses to a few hundred bytes: a decompression bomb past the body limit.
+BOMB = b'{"refresh": "' + b"a" * 5_000_000 + b'"}'
+
+
+@pytest.mark.parametrize(
+    "charset, body",
+    [
+        ("bz2", bz2.compress(BOMB)),
+        ("zlib", zlib.compress(BOMB)),
+        ("rot13", b'{"refresh": "x"}'),
+        ("no-such-codec", b'{"refresh": "x"}'),
+        ("latin-1", b'{"refresh": "\xe9"}'),
+        ("utf-16", '{"refresh": "x"}'.encode("utf-16")),
+        ("utf-8-sig", b'{"refresh": "x"}'),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "body",
+)
+def test_a_body_in_any_charset_but_utf8_is_415(client, db, charset, body):
+    response = client.post("/api/auth/refresh", body, content_type=f"application/json; charset={charset}")
+
+    assert response.status_code == 415, response.content
+    assert response.json() == {"message": UTF8_ONLY_MESSAGE, "code": "unsupported_media_type"}
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8", "UTF8", "Utf-8", '"utf-8"'])
+def test_a_body_in_utf8_under_any_of_its_names_is_read(client, db, charset):
+    body = '{"email": "zoë@example.com"}'.encode()
+
+    response = client.post("/api/auth/login", body, content_type=f"application/json; charset={charset}")
+
+    assert response.status_code == 400  # read and validated: the password is missing
+    assert list(response.json()["errors"]) == ["password"]
 
 
 @pytest.mark.parametrize(
