@@ -100,7 +100,6 @@ class TransactionOutputSerializer(serializers.Serializer):
     def get_idempotencyKey(self, txn):
         return txn.idempotency.key if txn.initiator_id == self.context["viewer"].id else None
 
-    @extend_schema_field({"type": "string", "nullable": True, "enum": ["insufficient_funds", "account_inactive", None]})
     @extend_schema_field({"type": "string", "nullable": True, "enum": [*DECLINES, None]})
     def get_failureReason(self, txn):
         return txn.failure_reason or None

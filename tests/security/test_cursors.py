@@ -65,8 +65,9 @@ ATTACKS = {
 
 @pytest.fixture
 def lists(user):
-    """Three transactions on the user's account: every list has a second page at ?limit=1."""
+    """Two accounts and three transactions on one of them: every list has a second page at ?limit=1."""
     account = funded_account("100.00", owner=user)
+    AccountFactory(owner=user)
     for _ in range(2):
         transfer(account, AccountFactory(), "1.00")
     return {"account_id": account.id}
