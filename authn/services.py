@@ -1,6 +1,6 @@
 from datetime import datetime, timezone as dt_timezone
 
-from django.contrib.auth import authenticate
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -22,7 +22,10 @@ WELCOME_BODY = "Hello {name},\n\nYour Ledger account is ready. You can now open 
 
 def user_create(*, email: str, name: str, password: str, is_system: bool = False) -> User:
     """Create a user and queue the welcome email in the same database transaction."""
-    email = normalize_email(email)
+    try:
+        email = normalize_email(email)
+    except DjangoValidationError as exc:
+        raise DjangoValidationError({"email": exc.error_list}) from exc
     user = User(email=email, name=name, is_system=is_system)
     try:
         validate_password(password, user)
@@ -40,9 +43,12 @@ def user_create(*, email: str, name: str, password: str, is_system: bool = False
 
 
 def user_login(*, email: str, password: str) -> User:
-    """Check credentials. Unknown emails still cost one password hash (Django's ModelBackend),
-    so timing does not tell which emails are registered."""
-    user = authenticate(email=normalize_email(email), password=password)
+    """Check credentials. Unknown emails, in any spelling, still cost one password hash (Django's
+    ModelBackend), so timing does not tell which emails are registered.
+
+    The model backend directly, not django.contrib.auth.authenticate: that would also run
+    django-axes, which guards the admin login and needs its request; this API has its own throttle."""
+    user = ModelBackend().authenticate(None, email=email, password=password)
     if user is None:
         raise InvalidCredentialsError()
     return user
