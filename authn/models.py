@@ -8,11 +8,16 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.encoding import punycode
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 # CR/LF and other control characters would let a name inject headers into the emails we send.
 no_control_characters = RegexValidator(r"^[^\x00-\x1f\x7f]*\Z", "Control characters are not allowed.")
 
+# email-validator refuses special-use domains unless removed from its list (its documented way).
+# `.local` names the operators' own addresses (system@ledger.local); localhost, test, invalid,
+# onion and arpa stay refused.
+if "local" in SPECIAL_USE_DOMAIN_NAMES:
+    SPECIAL_USE_DOMAIN_NAMES.remove("local")
 
 EMAIL_INVALID = "Enter a valid email address."
 EMAIL_AMBIGUOUS = "This address has letters that mail systems may read as others (such as ſ, ß or full-width letters)."

@@ -25,6 +25,7 @@ SPELLINGS = [
     ("ann@ＥＸＡＭＰＬＥ.com", "ann@example.com"),  # full-width letters in a domain are its ASCII letters
     ("ann@exampſe.com", "ann@exampse.com"),  # so is ſ in a domain: DNS knows it as s
     ("Müller@example.com", "müller@example.com"),
+    ("System@Ledger.LOCAL", "system@ledger.local"),  # the operators' own special-use domain
 ]
 
 INVISIBLE = [
@@ -37,6 +38,7 @@ INVISIBLE = [
 ]
 
 # Some mail servers fold these into other letters, so they could name another user's mailbox.
+OTHER_SPECIAL_USE = ["x@localhost", "x@a.test", "x@a.invalid", "x@a.onion"]
 AMBIGUOUS = ["ſam@example.com", "ｓａｍ@example.com", "straße@example.com", "ann@straße.example"]
 
 
@@ -83,7 +85,7 @@ def test_login_with_any_spelling_finds_the_user(client, db, spelling, canonical)
 
 
 @pytest.mark.parametrize(
-    "email, message", [(email, EMAIL_INVALID) for email in INVISIBLE] + [(email, EMAIL_AMBIGUOUS) for email in AMBIGUOUS]
+    "email, message", [(email, EMAIL_INVALID) for email in INVISIBLE + OTHER_SPECIAL_USE] + [(email, EMAIL_AMBIGUOUS) for email in AMBIGUOUS]
 )
 def test_register_refuses_invisible_and_ambiguous_letters(client, db, email, message):
     UserFactory(email="x@example.com")
