@@ -111,10 +111,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class BlacklistedToken(models.Model):
-    """A JWT (access or refresh) that must be refused until it expires; `jti` is its id claim.
+    """An id that makes JWTs refused until `expires_at`: in `jti`, a token's own id claim (a
+    refresh token once rotated) or a login session's `sid` claim (every token of a session that
+    logged out). Both are random; one primary-key lookup checks a token's two ids.
 
-    Rows are useless once `expires_at` has passed (the token is refused as expired anyway) and are
-    purged by `blacklist_purge_expired`.
+    Rows are useless once `expires_at` has passed (every token they name has expired anyway) and
+    are purged by `blacklist_purge_expired`.
     """
 
     jti = models.CharField(max_length=64, primary_key=True)
