@@ -87,14 +87,14 @@ DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: Celery broker and the cache that holds throttle counters --------------------------
+# --- Redis: Celery broker, the cache, and (in the cache's database) throttle counters ----------
 REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", default="redis://localhost:6379/1"),
         "KEY_PREFIX": "ledger",
-        # Fail fast when Redis is down; the throttles then let requests through (throttling.py).
+        # Fail fast when Redis is down.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
@@ -148,6 +148,12 @@ THROTTLE_RATES = {
     "register": env("THROTTLE_REGISTER", default="10/hour"),
     "transfer": env("THROTTLE_TRANSFER", default="120/min"),
 }
+# The throttles' counters; by default in the cache's Redis database.
+THROTTLE_REDIS_URL = env("THROTTLE_REDIS_URL", default=CACHES["default"]["LOCATION"])
+# A request never waits on that Redis longer than this; a failure lets every request through
+# without asking Redis for the circuit's seconds (ledger_project/throttling.py).
+THROTTLE_REDIS_TIMEOUT_MS = env.int("THROTTLE_REDIS_TIMEOUT_MS", default=150)
+THROTTLE_CIRCUIT_SECONDS = env.int("THROTTLE_CIRCUIT_SECONDS", default=5)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledger API",
