@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
     "authn",
     "accounts",
     "transactions",
@@ -51,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its 413 still passes through every response header above.
     "ledger_project.middleware.RequestBodyLimitMiddleware",
+    # Turns a locked-out admin login into its 429 (django-axes wants to be last).
+    "axes.middleware.AxesMiddleware",
 ]
 # Larger request bodies are a JSON 413 (ledger_project.middleware); a proxy in front should
 # refuse them even earlier.
@@ -123,6 +126,20 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "UPDATE_LAST_LOGIN": False,
 }
+# The admin's login form locks out a client address, and an account, after
+# ADMIN_LOGIN_FAILURE_LIMIT failures: every attempt, the right password too, is then a JSON 429
+# until ADMIN_LOGIN_COOLOFF_MINUTES pass without one. Attempts are rows in PostgreSQL (shown in
+# the admin). The API login has its own throttle and skips django-axes (authn.services.user_login).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each one alone locks
+AXES_CLIENT_IP_CALLABLE = "ledger_project.throttling.client_address"
+AXES_USERNAME_CALLABLE = "authn.lockout.admin_login_account"
+AXES_LOCKOUT_CALLABLE = "authn.lockout.admin_login_locked"
+
 AUTH_COOKIE_NAME = "token"
 AUTH_COOKIE_SECURE = env.bool("AUTH_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE
