@@ -16,6 +16,28 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
+# Every signing key written in this repository, now or before (git keeps them): the defaults
+# here and in docker-compose.yml, the example in .env.example. They are public, so production
+# refuses them (signing_key_refusal); tests/security/test_production.py fails when a tracked file
+# holds a key that is not in this list.
+PUBLIC_KEYS = frozenset(
+    {
+        "insecure-local-development-key-change-me-0123456789",
+        "insecure-compose-development-key-change-me",
+        "change-me",
+    }
+)
+
+
+def signing_key_refusal(key: str) -> str | None:
+    """Why `key` may not sign sessions or tokens in production, or None if it may."""
+    if key in PUBLIC_KEYS:
+        return "is written in this repository, so anyone can sign with it"
+    if len(key) < 50 or len(set(key)) < 5:
+        return "is too weak: use at least 50 random characters"
+    return None
+
+
 SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me-0123456789")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
