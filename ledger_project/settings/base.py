@@ -20,13 +20,8 @@ if (BASE_DIR / ".env").exists():
 # here and in docker-compose.yml, the example in .env.example. They are public, so production
 # refuses them (signing_key_refusal); tests/security/test_production.py fails when a tracked file
 # holds a key that is not in this list.
-PUBLIC_KEYS = frozenset(
-    {
-        "insecure-local-development-key-change-me-0123456789",
-        "insecure-compose-development-key-change-me",
-        "change-me",
-    }
-)
+DEVELOPMENT_SECRET_KEY = "insecure-local-development-key-change-me-0123456789"
+PUBLIC_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, "insecure-compose-development-key-change-me", "change-me"})
 
 
 def signing_key_refusal(key: str) -> str | None:
@@ -38,7 +33,7 @@ def signing_key_refusal(key: str) -> str | None:
     return None
 
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me-0123456789")
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
