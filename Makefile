@@ -6,6 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
+# Development settings for make run and the commands around it (the entry points default to
+# production, which refuses the development keys); `make test` uses the test settings.
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
 .PHONY: run test venv preflight migrate demo-user check-compose clean bank-check bench bench-smoke bench-profile bench-tools
@@ -37,7 +39,7 @@ run: demo-user
 
 test: venv
 	@$(PY) -m ledger_project.preflight
-	$(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=ledger_project.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
 # Jepsen-style bank check against a gunicorn of its own on a scratch database (README, "Bank check"),
 # e.g. make bank-check ARGS="--seconds 60 --clients 32 --nemesis"

@@ -4,7 +4,8 @@ import sys
 
 
 def main():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledger_project.settings.local")
+    # Production unless told otherwise: it refuses the development keys instead of signing with them.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledger_project.settings.production")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -11,7 +11,7 @@ from ledger_project.throttling import ScopedRateThrottle
 
 from . import serializers as s
 from .exceptions import EmailTakenError, InvalidCredentialsError, TokenInvalidError
-from .services import token_refresh, tokens_blacklist, tokens_issue, user_create, user_login
+from .services import sessions_end, token_refresh, tokens_issue, user_create, user_login
 
 LOGOUT_MESSAGE = "User logged out successfully"
 
@@ -87,8 +87,9 @@ class RefreshApi(PublicApi):
 
 
 class LogoutApi(PublicApi):
-    """Always 200: logging out twice, or with a dead token, is not an error. Not CSRF-checked:
-    a forged logout can only end the victim's own session."""
+    """Ends the login session of each token presented, so its refresh token dies with its access
+    token even when the client sends only one. Always 200: logging out twice, or with a dead
+    token, is not an error. Not CSRF-checked: a forged logout can only end the victim's own session."""
 
     @extend_schema(request=s.LogoutInputSerializer, responses={200: s.MessageOutputSerializer})
     def post(self, request):
@@ -97,7 +98,7 @@ class LogoutApi(PublicApi):
         header = request.headers.get("Authorization", "")
         bearer = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
         cookie = request.COOKIES.get(settings.AUTH_COOKIE_NAME, "")
-        tokens_blacklist(raw_tokens=[bearer, cookie, serializer.validated_data.get("refresh", "")])
+        sessions_end(raw_tokens=[bearer, cookie, serializer.validated_data.get("refresh", "")])
         response = Response({"message": LOGOUT_MESSAGE})
         response.delete_cookie(settings.AUTH_COOKIE_NAME, samesite="Lax")
         return response

@@ -39,3 +39,11 @@ class NotSystemUserError(ApplicationError):
     status_code = 403
     code = "not_system_user"
     message = "Only system users may do this."
+
+
+class AdminLoginLockedError(ApplicationError):
+    """Too many failed admin logins from this address or for this account (django-axes)."""
+
+    status_code = 429
+    code = "throttled"
+    message = "Too many failed logins. Try again later."

@@ -1,14 +1,24 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger_project import fields
 
-from .models import deliverable_email, no_control_characters
+from .models import no_control_characters, normalize_email
+
+
+@extend_schema_field(OpenApiTypes.EMAIL)
+class EmailAddressField(fields.CharField):
+    """An email address, validated and given its canonical spelling by normalize_email."""
+
+    def to_internal_value(self, data):
+        return normalize_email(super().to_internal_value(data))
 
 
 class RegisterInputSerializer(serializers.Serializer):
     # Unknown fields (systemUser, isStaff, ...) are dropped by DRF: nothing can be mass-assigned.
     name = fields.CharField(max_length=150, validators=[no_control_characters])
-    email = fields.EmailField(max_length=254, validators=[deliverable_email])
+    email = EmailAddressField(max_length=254)
     password = fields.CharField(max_length=128, trim_whitespace=False, write_only=True)
 
 

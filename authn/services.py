@@ -1,6 +1,7 @@
+import uuid
 from datetime import datetime, timezone as dt_timezone
 
-from django.contrib.auth import authenticate
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -16,13 +17,20 @@ from notifications.services import email_enqueue
 from .exceptions import EmailTakenError, InvalidCredentialsError, TokenInvalidError
 from .models import BlacklistedToken, User, normalize_email
 
+# The login session a token belongs to; it survives refresh rotation (see tokens_issue).
+SESSION_CLAIM = "sid"
+TOKEN_ID_MAX_LENGTH = BlacklistedToken._meta.get_field("jti").max_length
+
 WELCOME_SUBJECT = "Welcome to Ledger"
 WELCOME_BODY = "Hello {name},\n\nYour Ledger account is ready. You can now open accounts and move money.\n"
 
 
 def user_create(*, email: str, name: str, password: str, is_system: bool = False) -> User:
     """Create a user and queue the welcome email in the same database transaction."""
-    email = normalize_email(email)
+    try:
+        email = normalize_email(email)
+    except DjangoValidationError as exc:
+        raise DjangoValidationError({"email": exc.error_list}) from exc
     user = User(email=email, name=name, is_system=is_system)
     try:
         validate_password(password, user)
@@ -40,22 +48,28 @@ def user_create(*, email: str, name: str, password: str, is_system: bool = False
 
 
 def user_login(*, email: str, password: str) -> User:
-    """Check credentials. Unknown emails still cost one password hash (Django's ModelBackend),
-    so timing does not tell which emails are registered."""
-    user = authenticate(email=normalize_email(email), password=password)
+    """Check credentials. Unknown emails, in any spelling, still cost one password hash (Django's
+    ModelBackend), so timing does not tell which emails are registered.
+
+    The model backend directly, not django.contrib.auth.authenticate: that would also run
+    django-axes, which guards the admin login and needs its request; this API has its own throttle."""
+    user = ModelBackend().authenticate(None, email=email, password=password)
     if user is None:
         raise InvalidCredentialsError()
     return user
 
 
-def tokens_issue(*, user: User) -> tuple[str, str]:
-    """A fresh (access, refresh) pair."""
+def tokens_issue(*, user: User, session: str | None = None) -> tuple[str, str]:
+    """A fresh (access, refresh) pair of one login session: both carry its id in `sid`, a new
+    one unless `session` continues an existing session, so that logout can end it whole."""
     refresh = RefreshToken.for_user(user)
+    refresh[SESSION_CLAIM] = session or uuid.uuid4().hex  # copied into the access token
     return str(refresh.access_token), str(refresh)
 
 
 def token_refresh(*, raw_refresh: str) -> tuple[str, str]:
-    """Rotate: the presented refresh token is blacklisted and a new pair is issued.
+    """Rotate: the presented refresh token is blacklisted and a new pair of the same session is
+    issued.
 
     Blacklisting is an insert under the primary key, so of two concurrent refreshes with the same
     token exactly one succeeds.
@@ -65,25 +79,24 @@ def token_refresh(*, raw_refresh: str) -> tuple[str, str]:
     except TokenError as exc:
         raise TokenInvalidError() from exc
     user = token_user(token=refresh)
+    _, token_id, session = _token_ids(refresh)
     try:
         with transaction.atomic():
-            BlacklistedToken.objects.create(jti=refresh[jwt_settings.JTI_CLAIM], expires_at=_expiry(refresh))
+            BlacklistedToken.objects.create(jti=token_id, expires_at=_expiry(refresh))
     except IntegrityError as exc:
         raise TokenInvalidError() from exc
-    return tokens_issue(user=user)
+    return tokens_issue(user=user, session=session)
 
 
 def token_user(*, token: Token) -> User:
     """The user a validated token speaks for, in one query.
 
-    Refused (TokenInvalidError) when the token is blacklisted, the user is gone or inactive, or
-    the password changed after the token was issued (simplejwt's revoke claim)."""
-    blacklisted = BlacklistedToken.objects.filter(jti=token[jwt_settings.JTI_CLAIM])
-    user = (
-        User.objects.filter(id=token.get(jwt_settings.USER_ID_CLAIM), is_active=True)
-        .annotate(token_blacklisted=Exists(blacklisted))
-        .first()
-    )
+    Refused (TokenInvalidError) when the token or its session is blacklisted, the user is gone or
+    inactive, or the password changed after the token was issued (simplejwt's revoke claim)."""
+    user_id, token_id, session = _token_ids(token)
+    # One primary-key lookup of both ids, inside the user's query: this runs on every request.
+    blacklisted = BlacklistedToken.objects.filter(jti__in=[token_id, session])
+    user = User.objects.filter(id=user_id, is_active=True).annotate(token_blacklisted=Exists(blacklisted)).first()
     if user is None or user.token_blacklisted:
         raise TokenInvalidError()
     if token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
@@ -91,27 +104,49 @@ def token_user(*, token: Token) -> User:
     return user
 
 
-def tokens_blacklist(*, raw_tokens: list[str]) -> int:
-    """Blacklist every valid token among `raw_tokens` (access or refresh); ignore the rest.
+def sessions_end(*, raw_tokens: list[str]) -> int:
+    """Blacklist the session of every valid token among `raw_tokens` (access or refresh), which
+    refuses every access and refresh token issued to it; ignore the rest. Returns how many.
 
     Used by logout, which must succeed whatever the client sends."""
-    rows = []
+    # The newest refresh token of a session is at most this old: the row outlives every token.
+    expires_at = timezone.now() + jwt_settings.REFRESH_TOKEN_LIFETIME
+    sessions = set()
     for raw in raw_tokens:
         if not raw:
             continue
         try:
-            token = UntypedToken(raw)
-        except TokenError:
+            sessions.add(_token_ids(UntypedToken(raw))[2])
+        except (TokenError, TokenInvalidError):
             continue
-        rows.append(BlacklistedToken(jti=token[jwt_settings.JTI_CLAIM], expires_at=_expiry(token)))
-    BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(jti=session, expires_at=expires_at) for session in sessions], ignore_conflicts=True
+    )
+    return len(sessions)
 
 
 def blacklist_purge_expired() -> int:
     """Delete rows whose token has expired anyway; returns how many."""
     deleted, _ = BlacklistedToken.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
+
+
+def _token_ids(token: Token) -> tuple[uuid.UUID, str, str]:
+    """The user id, token id and session id of a token whose signature was verified.
+
+    TokenInvalidError unless each can be looked up: only a holder of the signing key can write
+    these claims, but a NUL or an id longer than the blacklist's column would fail in PostgreSQL."""
+    token_id, session = token.get(jwt_settings.JTI_CLAIM), token.get(SESSION_CLAIM)
+    if not (_storable_id(token_id) and _storable_id(session)):
+        raise TokenInvalidError()
+    try:
+        return uuid.UUID(str(token.get(jwt_settings.USER_ID_CLAIM))), token_id, session
+    except ValueError as exc:
+        raise TokenInvalidError() from exc
+
+
+def _storable_id(value) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= TOKEN_ID_MAX_LENGTH and value.isascii() and value.isprintable()
 
 
 def _expiry(token) -> datetime:

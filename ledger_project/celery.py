@@ -2,7 +2,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledger_project.settings.local")
+# Production unless told otherwise: it refuses the development keys instead of signing with them.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledger_project.settings.production")
 
 app = Celery("ledger_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -19,7 +19,3 @@ class StringOnlyMixin:
 
 class CharField(StringOnlyMixin, serializers.CharField):
     pass
-
-
-class EmailField(StringOnlyMixin, serializers.EmailField):
-    pass

@@ -9,6 +9,7 @@ from django.db.backends.postgresql.operations import DatabaseOperations
 from rest_framework.test import APIClient
 
 from authn.services import tokens_issue
+from ledger_project.throttling import throttle_state_reset
 
 from .factories import AccountFactory, SystemUserFactory, UserFactory
 
@@ -29,8 +30,10 @@ def _flush_may_truncate_the_ledger():
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
-    # Throttle counters live in Redis (the test settings give the suite its own database).
+    # Throttle counters live in Redis (the test settings give the suite its own database, the
+    # cache's); a circuit a test opened is closed again.
     cache.clear()
+    throttle_state_reset()
     yield
 
 

@@ -17,7 +17,24 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me-0123456789")
+# Every signing key written in this repository, now or before (git keeps them): the defaults
+# here and in docker-compose.yml, the example in .env.example. They are public, so production
+# refuses them (signing_key_refusal); tests/security/test_production.py fails when a tracked file
+# holds a key that is not in this list.
+DEVELOPMENT_SECRET_KEY = "insecure-local-development-key-change-me-0123456789"
+PUBLIC_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, "insecure-compose-development-key-change-me", "change-me"})
+
+
+def signing_key_refusal(key: str) -> str | None:
+    """Why `key` may not sign sessions or tokens in production, or None if it may."""
+    if key in PUBLIC_KEYS:
+        return "is written in this repository, so anyone can sign with it"
+    if len(key) < 50 or len(set(key)) < 5:
+        return "is too weak: use at least 50 random characters"
+    return None
+
+
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -34,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
     "authn",
     "accounts",
     "transactions",
@@ -54,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its 413 still passes through every response header above.
     "ledger_project.middleware.RequestBodyLimitMiddleware",
+    # Turns a locked-out admin login into its 429 (django-axes wants to be last).
+    "axes.middleware.AxesMiddleware",
 ]
 # Larger request bodies are a JSON 413 (ledger_project.middleware); a proxy in front should
 # refuse them even earlier.
@@ -90,14 +110,14 @@ DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: Celery broker and the cache that holds throttle counters --------------------------
+# --- Redis: Celery broker, the cache, and (in the cache's database) throttle counters ----------
 REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", default="redis://localhost:6379/1"),
         "KEY_PREFIX": "ledger",
-        # Fail fast when Redis is down; the throttles then let requests through (throttling.py).
+        # Fail fast when Redis is down.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
@@ -126,6 +146,20 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
     "UPDATE_LAST_LOGIN": False,
 }
+# The admin's login form locks out a client address, and an account, after
+# ADMIN_LOGIN_FAILURE_LIMIT failures: every attempt, the right password too, is then a JSON 429
+# until ADMIN_LOGIN_COOLOFF_MINUTES pass without one. Attempts are rows in PostgreSQL (shown in
+# the admin). The API login has its own throttle and skips django-axes (authn.services.user_login).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each one alone locks
+AXES_CLIENT_IP_CALLABLE = "ledger_project.throttling.client_address"
+AXES_USERNAME_CALLABLE = "authn.lockout.admin_login_account"
+AXES_LOCKOUT_CALLABLE = "authn.lockout.admin_login_locked"
+
 AUTH_COOKIE_NAME = "token"
 AUTH_COOKIE_SECURE = env.bool("AUTH_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE
@@ -151,6 +185,12 @@ THROTTLE_RATES = {
     "register": env("THROTTLE_REGISTER", default="10/hour"),
     "transfer": env("THROTTLE_TRANSFER", default="120/min"),
 }
+# The throttles' counters; by default in the cache's Redis database.
+THROTTLE_REDIS_URL = env("THROTTLE_REDIS_URL", default=CACHES["default"]["LOCATION"])
+# A request never waits on that Redis longer than this; a failure lets every request through
+# without asking Redis for the circuit's seconds (ledger_project/throttling.py).
+THROTTLE_REDIS_TIMEOUT_MS = env.int("THROTTLE_REDIS_TIMEOUT_MS", default=150)
+THROTTLE_CIRCUIT_SECONDS = env.int("THROTTLE_CIRCUIT_SECONDS", default=5)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledger API",

@@ -1,9 +1,10 @@
-"""Production: refuses to start without a real SECRET_KEY, never runs with DEBUG on."""
+"""Production, the default of every entry point (wsgi, manage.py, celery, the image): refuses to
+start without real signing keys or with DEBUG on."""
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, signing_key_refusal
 
 SECRET_KEY = env("SECRET_KEY")  # no default: a missing key stops the process
 if DEBUG:  # noqa: F405
@@ -28,3 +29,9 @@ STORAGES = {
 
 # base.py derived the JWT key from its development default; derive it again from the real one.
 SIMPLE_JWT["SIGNING_KEY"] = env("JWT_SIGNING_KEY", default=SECRET_KEY)  # noqa: F405
+
+for _name, _key in (("SECRET_KEY", SECRET_KEY), ("JWT_SIGNING_KEY", SIMPLE_JWT["SIGNING_KEY"])):  # noqa: F405
+    if _refusal := signing_key_refusal(_key):
+        raise ImproperlyConfigured(
+            f"{_name} {_refusal}. Generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )

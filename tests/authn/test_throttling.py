@@ -1,4 +1,7 @@
 import pytest
+from rest_framework.test import APIClient
+
+from tests.concurrency import run_concurrently
 
 ATTEMPTS = {
     "login": ("/api/auth/login", lambda n: {"email": "nobody@example.com", "password": f"guess-{n}"}),
@@ -33,3 +36,19 @@ def test_login_and_register_are_counted_apart(client, db, three_a_minute):
 
     url, body = ATTEMPTS["register"]
     assert client.post(url, body(0), format="json").status_code == 201
+
+
+def test_parallel_guesses_get_exactly_the_rate(db, settings):
+    """40 guesses at once from one address: exactly the rate's 10 reach the password check. The
+    count is one atomic INCR per request; a read-then-write counter lets several requests read
+    the same count (DRF's throttle admitted 15 of 40 this way)."""
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "login": "10/min"}
+    url, body = ATTEMPTS["login"]
+
+    def guess(n):
+        return lambda: APIClient().post(url, body(n), format="json").status_code
+
+    statuses, errors = run_concurrently([guess(n) for n in range(40)], workers=40)
+
+    assert errors == [None] * 40
+    assert statuses.count(401) == 10 and statuses.count(429) == 30, statuses

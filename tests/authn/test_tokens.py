@@ -3,12 +3,12 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from rest_framework_simplejwt.backends import TokenBackend
-from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, UntypedToken
 
 from authn.apis import LOGOUT_MESSAGE
 from authn.exceptions import TokenInvalidError
 from authn.models import BlacklistedToken
-from authn.services import tokens_issue
+from authn.services import SESSION_CLAIM, tokens_issue
 from tests.factories import PASSWORD, SystemUserFactory
 
 ME = "/api/auth/me"
@@ -179,7 +179,7 @@ def test_logout_twice_is_still_ok(client, user):
     for _ in range(2):
         response = client.post(LOGOUT, {"refresh": refresh}, format="json", HTTP_AUTHORIZATION=f"Bearer {access}")
         assert response.status_code == 200
-    assert BlacklistedToken.objects.count() == 2
+    assert BlacklistedToken.objects.count() == 1  # one session, one row
 
 
 @pytest.mark.parametrize("headers", [{}, {"HTTP_AUTHORIZATION": "Bearer garbage"}], ids=["no-token", "garbage"])
@@ -189,3 +189,84 @@ def test_logout_without_a_usable_token_is_ok(client, db, headers):
     assert response.status_code == 200
     assert response.json() == {"message": LOGOUT_MESSAGE}
     assert not BlacklistedToken.objects.exists()
+
+
+# --- sessions: logout ends every token of its login -----------------------------------------
+
+
+def session_of(raw):
+    return UntypedToken(raw)[SESSION_CLAIM]
+
+
+def login(client, user):
+    body = client.post("/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json").json()
+    return body["token"], body["refresh"]
+
+
+def test_both_tokens_of_a_login_and_their_rotations_share_one_session(client, user):
+    access, refresh = login(client, user)
+    rotated = client.post(REFRESH, {"refresh": refresh}, format="json").json()
+
+    sessions = {session_of(token) for token in (access, refresh, rotated["token"], rotated["refresh"])}
+
+    assert len(sessions) == 1
+    assert session_of(login(client, user)[0]) not in sessions  # a new login is a new session
+
+
+@pytest.mark.parametrize("carrier", ["bearer", "cookie"])
+def test_logout_with_the_access_token_alone_ends_the_refresh_token(client, user, carrier):
+    access, refresh = login(client, user)
+    if carrier == "bearer":
+        client.post(LOGOUT, HTTP_AUTHORIZATION=f"Bearer {access}")
+    else:
+        client.cookies[settings.AUTH_COOKIE_NAME] = access
+        client.post(LOGOUT)
+
+    assert client.post(REFRESH, {"refresh": refresh}, format="json").json() == TOKEN_INVALID
+    assert me(client, access).json() == TOKEN_INVALID
+
+
+def test_logout_with_the_refresh_token_alone_ends_the_access_token(client, user):
+    access, refresh = login(client, user)
+    client.cookies.clear()
+
+    client.post(LOGOUT, {"refresh": refresh}, format="json")
+
+    assert me(client, access).json() == TOKEN_INVALID
+
+
+def test_logout_ends_the_tokens_that_rotation_issued_later(client, user):
+    """A stolen refresh token that was rotated since still belongs to the session logged out."""
+    first_access, first_refresh = login(client, user)
+    stolen = client.post(REFRESH, {"refresh": first_refresh}, format="json").json()
+    client.cookies.clear()
+
+    client.post(LOGOUT, HTTP_AUTHORIZATION=f"Bearer {first_access}")
+
+    assert me(client, stolen["token"]).json() == TOKEN_INVALID
+    assert client.post(REFRESH, {"refresh": stolen["refresh"]}, format="json").json() == TOKEN_INVALID
+
+
+def test_logout_ends_only_its_own_session(client, user):
+    phone, laptop = login(client, user), login(client, user)
+    client.cookies.clear()
+
+    client.post(LOGOUT, {"refresh": phone[1]}, format="json", HTTP_AUTHORIZATION=f"Bearer {phone[0]}")
+
+    assert me(client, laptop[0]).status_code == 200
+    assert client.post(REFRESH, {"refresh": laptop[1]}, format="json").status_code == 200
+
+
+def test_a_token_without_a_session_is_refused(client, user):
+    """Tokens from before sessions existed could not be ended by logout: they are refused."""
+    sessionless = RefreshToken.for_user(user)
+
+    assert me(client, str(sessionless.access_token)).json() == TOKEN_INVALID
+    assert client.post(REFRESH, {"refresh": str(sessionless)}, format="json").json() == TOKEN_INVALID
+
+
+def test_checking_a_token_is_one_query(client, user, django_assert_num_queries):
+    access, _ = tokens_issue(user=user)
+
+    with django_assert_num_queries(1):
+        assert me(client, access).status_code == 200

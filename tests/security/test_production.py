@@ -7,6 +7,7 @@ secret and nothing else from the developer's environment.
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from authn.services import tokens_issue
+from ledger_project.settings.base import PUBLIC_KEYS, signing_key_refusal
 
 BASE_DIR = Path(settings.BASE_DIR)
 SECURITY_HEADERS = {
@@ -64,9 +66,9 @@ def _production_env():
     }
 
 
-def _run(*args):
+def _run(*args, **env):
     return subprocess.run(
-        [sys.executable, *args], cwd=BASE_DIR, env=_production_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, *args], cwd=BASE_DIR, env={**_production_env(), **env}, capture_output=True, text=True, timeout=120
     )
 
 
@@ -86,6 +88,84 @@ def test_production_refuses_to_start_without_a_secret():
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+# --- signing keys ---------------------------------------------------------------------------------
+
+WEAK_KEYS = {
+    "short": secrets.token_urlsafe(36),  # 48 characters
+    "repetitive": "ab" * 30,
+}
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SIGNING_KEY"])
+@pytest.mark.parametrize("key", sorted(PUBLIC_KEYS) + list(WEAK_KEYS.values()), ids=sorted(PUBLIC_KEYS) + list(WEAK_KEYS))
+def test_production_refuses_a_public_or_weak_key(name, key):
+    result = _run("manage.py", "check", **{name: key})
+
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {name} is" in result.stderr
+    assert key not in result.stderr  # a refused key is not copied into the logs
+
+
+def test_every_key_written_in_the_repository_is_refused():
+    """A key committed anywhere (a default, an example, a compose file) is public: production must
+    refuse it, so it must be in settings.base.PUBLIC_KEYS."""
+    written = _keys_in_tracked_files()
+
+    assert written, "the scan found not even the development defaults"
+    assert written <= PUBLIC_KEYS, f"add to PUBLIC_KEYS in ledger_project/settings/base.py: {written - PUBLIC_KEYS}"
+    assert all(signing_key_refusal(key) for key in PUBLIC_KEYS)
+    assert signing_key_refusal(secrets.token_urlsafe(50)) is None
+
+
+_KEY_NAME = r"(?:SECRET_KEY|SIGNING_KEY)"
+# A literal given to a key-like name: a default of env(), a ${NAME:-default} in compose or shell,
+# and NAME=value, NAME: value or ENV NAME value lines (in words here, or this comment would match).
+_KEY_LITERALS = [
+    re.compile(_KEY_NAME + r"\b.*?\bdefault\s*=\s*[\"']([^\"']+)[\"']"),
+    re.compile(_KEY_NAME + r"[\"'\]]*\s*[:?]?=?\s*[\"']?\$\{\w+:-([^}]+)\}"),
+    re.compile(_KEY_NAME + r"[\"'\]]*\s*(?:[:?]?=|:|\s)\s*[\"']?([\w\-+/.=]{4,})[\"']?\s*(?:#.*)?$", re.M),
+]
+
+
+def _keys_in_tracked_files() -> set[str]:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=BASE_DIR, capture_output=True, check=True).stdout
+    keys = set()
+    for name in filter(None, names.decode().split("\0")):
+        try:
+            text = (BASE_DIR / name).read_text()
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue  # binary files, and files deleted in the work tree
+        for pattern in _KEY_LITERALS:
+            keys.update(pattern.findall(text))
+    return keys
+
+
+# --- which settings each entry point loads --------------------------------------------------------
+
+ENTRY_POINTS = {
+    "wsgi": ["-c", "import ledger_project.wsgi; from django.conf import settings; print(settings.SETTINGS_MODULE)"],
+    "manage.py": ["manage.py", "shell", "-c", "from django.conf import settings; print(settings.SETTINGS_MODULE)"],
+    "celery": ["-c", "from ledger_project.celery import app; from django.conf import settings; print(settings.SETTINGS_MODULE)"],
+}
+
+
+@pytest.mark.parametrize("entry_point", ENTRY_POINTS)
+def test_every_entry_point_defaults_to_production(entry_point):
+    env = {k: v for k, v in _production_env().items() if k != "DJANGO_SETTINGS_MODULE"}
+
+    command = [sys.executable, *ENTRY_POINTS[entry_point]]
+    with_key = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+    del env["SECRET_KEY"]
+    without_key = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120)
+
+    assert with_key.stdout.strip().splitlines()[-1] == "ledger_project.settings.production", with_key.stderr
+    assert without_key.returncode != 0 and "SECRET_KEY" in without_key.stderr
+
+
+def test_the_image_defaults_to_production():
+    assert "DJANGO_SETTINGS_MODULE=ledger_project.settings.production" in (BASE_DIR / "Dockerfile").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,11 @@ import jwt
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 
 from authn.exceptions import TokenInvalidError
-from authn.services import tokens_issue
+from authn.models import BlacklistedToken
+from authn.services import SESSION_CLAIM, TOKEN_ID_MAX_LENGTH, tokens_issue
 from tests.factories import AccountFactory, UserFactory, funded_account
 from transactions.models import Transaction
 
@@ -29,9 +30,11 @@ def _b64(data) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-def _claims(user, **changes):
-    """The claims of a genuine access token for `user`; a change of None removes the claim."""
-    claims = {**AccessToken.for_user(user).payload, **changes}
+def _claims(user, *, refresh=False, **changes):
+    """The claims of a genuine access (or refresh) token for `user`; a change of None removes
+    the claim."""
+    genuine = tokens_issue(user=user)[1 if refresh else 0]
+    claims = {**UntypedToken(genuine).payload, **changes}
     return {name: value for name, value in claims.items() if value is not None}
 
 
@@ -165,3 +168,65 @@ def test_a_token_in_the_query_string_is_ignored(user, param):
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
+
+
+# --- ids the blacklist cannot hold --------------------------------------------------------------
+
+# Signed with our key (what a leaked key would allow): the token and session ids reach the
+# blacklist's query, where a NUL or an overlong id would fail in PostgreSQL.
+UNSTORABLE_IDS = {
+    "nul": "abc\x00def",
+    "too-long": "x" * (TOKEN_ID_MAX_LENGTH + 1),
+    "control": "abc\ndef",
+    "not-a-string": 12345,
+    "empty": "",
+}
+
+
+@pytest.fixture(params=["jti", SESSION_CLAIM])
+def claim(request):
+    return request.param
+
+
+@pytest.fixture(params=list(UNSTORABLE_IDS))
+def unstorable(request):
+    return UNSTORABLE_IDS[request.param]
+
+
+@pytest.mark.parametrize("carrier", ["bearer", "cookie"])
+@pytest.mark.parametrize("method, path", [("get", "/api/auth/me"), ("post", TRANSACTIONS), ("get", "/api/accounts")])
+def test_an_access_token_with_an_unstorable_id_is_401(user, claim, unstorable, carrier, method, path):
+    client = APIClient()
+    token = _sign(_claims(user, **{claim: unstorable}))
+    if carrier == "bearer":
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    else:
+        client.cookies[settings.AUTH_COOKIE_NAME] = token
+
+    response = getattr(client, method)(path, {}, format="json")
+
+    assert response.status_code == 401, response.content
+    assert response.json() == TOKEN_INVALID
+
+
+def test_a_refresh_token_with_an_unstorable_id_is_401(user, claim, unstorable):
+    token = _sign(_claims(user, refresh=True, **{claim: unstorable}))
+
+    response = APIClient().post("/api/auth/refresh", {"refresh": token}, format="json")
+
+    assert response.status_code == 401, response.content
+    assert response.json() == TOKEN_INVALID
+    assert not BlacklistedToken.objects.exists()
+
+
+def test_logout_with_unstorable_ids_is_still_200(user, claim, unstorable):
+    """Logout answers 200 whatever it is given (API.md); these tokens end nothing."""
+    client = APIClient()
+    client.cookies[settings.AUTH_COOKIE_NAME] = _sign(_claims(user, **{claim: unstorable}))
+    bearer = _sign(_claims(user, **{claim: unstorable}))
+    refresh = _sign(_claims(user, refresh=True, **{claim: unstorable}))
+
+    response = client.post("/api/auth/logout", {"refresh": refresh}, format="json", HTTP_AUTHORIZATION=f"Bearer {bearer}")
+
+    assert response.status_code == 200, response.content
+    assert not BlacklistedToken.objects.exists()
