@@ -296,7 +296,8 @@ def transfer_round_trips(world: World) -> list[str]:
     def post():
         return client.post("/api/transactions", {**body, "idempotencyKey": nonce()}, content_type="application/json")
 
-    post()  # opens the connection, as a worker's first request does
+    connections.close_all()
+    post()  # opens a connection, as a worker's first request does
     close_old_connections()
     with tempfile.TemporaryFile("w+") as trace:
         pgconn = connection.connection.pgconn
