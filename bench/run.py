@@ -165,7 +165,8 @@ class Bench:
         self.env = environment(self.service)
         world = self.service_seed()
         self.round_trips_check(world)
-        self.subjects = [subject for name in self.args.scenarios for subject in self.subjects_for(world)[name]]
+        subjects = self.subjects_for(world)
+        self.subjects = [subject for name in self.args.scenarios for subject in subjects[name]]
 
     def service_seed(self) -> World:
         args, conninfo = self.args, self.service.admin_conninfo(self.service.database)
