@@ -47,9 +47,10 @@ bank-check: venv
 	@$(PY) -m ledger_project.preflight
 	$(PY) bench/bank_check.py $(ARGS)
 
-# Benchmarks (README, "Benchmarks"): the service under load beside the raw-SQL ceiling, on a
-# scratch database; reports in bench/results/. The tools come from Debian's packages and the
-# bench's own Python requirements (matplotlib, py-spy) from bench/requirements.txt.
+# Benchmarks (README, "Benchmarks"): the service under load beside its references (the floor app,
+# sql_ceiling, sql_minimal) on scratch databases; the report is bench/results/latest.md. The tools
+# come from Debian's packages and the bench's own Python requirements (matplotlib, py-spy) from
+# bench/requirements.txt.
 BENCH_STAMP := $(VENV)/.bench-requirements-installed
 $(BENCH_STAMP): bench/requirements.txt $(STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
@@ -59,7 +60,7 @@ bench-tools: $(BENCH_STAMP)
 	@bash bench/tools.sh
 	@$(PY) -m ledger_project.preflight
 
-# Every scenario 30 s at 1, 4, 16 and 64 clients (about 20 minutes), e.g. make bench ARGS="--seconds 10"
+# Every scenario 30 s at 1, 4, 16 and 64 clients (about 25 minutes), e.g. make bench ARGS="--seconds 10"
 bench: bench-tools
 	$(PY) bench/run.py $(ARGS)
 

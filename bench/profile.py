@@ -1,26 +1,22 @@
 """Where a transfer's time goes: py-spy on every web worker while wrk runs the transfer scenario.
 
-Three recordings during one load run (`--profile`, make bench-profile), each `RECORD_SECONDS`:
+Two recordings during one load run (`--profile`, make bench-profile), each `RECORD_SECONDS`:
 1. wall time (`--idle`): every sample of every thread that is handling a request, waiting
    included, so time spent waiting on PostgreSQL or Redis (or for the GIL) shows up as such;
 2. Python CPU time (`--gil`): only the thread holding the GIL, i.e. what each worker's one
-   Python core is busy with (psycopg and redis release the GIL while they wait);
-3. a flame graph SVG of 2, to browse.
-The collapsed stacks of 1 and 2 are kept (speedscope.app and flamegraph.pl read them), and both
-are summarised by phase of the request (authentication, the transfer service, the response...)
-and by kind of work (waiting for PostgreSQL, Django ORM, ...). Samples of threads that are not
-handling a request (gthread's pool waiting for one, the main loop polling) are left out.
+   Python core is busy with (psycopg and redis release the GIL while they wait).
+Their collapsed stacks stay beside the report (speedscope.app and flamegraph.pl read them) and
+are summarised by phase of the request (authentication, the transfer service, the response...),
+by kind of work (waiting for PostgreSQL, Django ORM...) and by line of project code. Samples of
+threads that are not handling a request (gthread's pool waiting for one) are left out.
 """
 
-import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-from bench import procstat
 from bench.load import wrk_run
 
 RECORD_SECONDS = 12
@@ -38,7 +34,7 @@ PHASES = [
     ("gunicorn (HTTP parsing, socket I/O)", ("gunicorn/",)),
 ]
 
-# Kind: the first rule that matches walking from the innermost frame outwards.
+# Kind: the first rule (in this order) that any frame of the stack matches.
 DB_WAITS = ("Connection.wait ", "_execute_send ", "_exec_command ", "wait_c", "wait_conn", "_send_")
 REDIS_WAITS = ("_read_from_socket ", "send_packed_command ", "sendall", "recv")
 KINDS = [
@@ -76,7 +72,7 @@ def parse(path: Path) -> Counter:
 
 
 def classify(stacks: Counter) -> dict:
-    phases, kinds, functions, callsites = Counter(), Counter(), Counter(), Counter()
+    phases, kinds, callsites = Counter(), Counter(), Counter()
     in_request = 0
     for stack, count in stacks.items():
         frames = _frames(stack)
@@ -87,9 +83,8 @@ def classify(stacks: Counter) -> dict:
         kind = next((name for name, rule in KINDS for frame in reversed(frames) if rule(frame)), "other Python")
         phases[phase] += count
         kinds[kind] += count
-        functions[frames[-1]] += count
         callsites[_callsite(frames)] += count
-    return {"samples": in_request, "phases": phases, "kinds": kinds, "leaves": functions, "callsites": callsites}
+    return {"samples": in_request, "phases": phases, "kinds": kinds, "callsites": callsites}
 
 
 def _callsite(frames: list[str]) -> str:
@@ -105,39 +100,24 @@ def _callsite(frames: list[str]) -> str:
 
 def _table(title: str, counts: Counter, total: int, limit: int = 12) -> list[str]:
     lines = [f"| {title} | share |", "| --- | ---: |"]
-    for name, count in counts.most_common(limit):
-        lines.append(f"| {name.replace('|', '/')} | {count / total:.0%} |")
-    return lines
+    return lines + [f"| {name.replace('|', '/')} | {count / (total or 1):.0%} |" for name, count in counts.most_common(limit)]
 
 
-def profile_transfer(bench, *, clients: int, log) -> dict:
-    pyspy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-    if pyspy is None:
-        log("profile     py-spy not found (bench/requirements.txt); skipped")
-        return {"markdown": ["py-spy was not installed: no profile."]}
-    folder = bench.args.results / f"{bench.workdir.name.removesuffix('.tmp')}-profile"
-    folder.mkdir(parents=True, exist_ok=True)
-    master = bench.stack.process.pid
-    seconds = 3 * RECORD_SECONDS + 8
+def profile_transfer(*, pyspy: str, url: str, master: int, users_file: Path, nonce: str, folder: Path, clients: int, log) -> dict:
+    seconds = 2 * RECORD_SECONDS + 6
     result = {}
-
-    def load():
-        result["measurement"] = wrk_run(
-            url=bench.stack.url, script="transfer.lua", args=[str(bench.users_file), f"{bench.nonce}-profile"],
-            clients=clients, seconds=seconds,
-        )
-
-    log(f"profile     transfer at {clients} clients for {seconds} s, py-spy on gunicorn {master} and its workers {procstat.children(master)}")
-    loader = threading.Thread(target=load)
+    loader = threading.Thread(target=lambda: result.update(m=wrk_run(
+        url=url, script="transfer.lua", args=[str(users_file), nonce], clients=clients, seconds=seconds,
+    )))
+    log(f"profile     transfer at {clients} clients for {seconds} s, py-spy on gunicorn {master} and its workers")
+    folder.mkdir(parents=True, exist_ok=True)
     loader.start()
     time.sleep(3)
-    outputs = {"wall": folder / "wall.txt", "cpu": folder / "python-cpu.txt", "flamegraph": folder / "python-cpu-flamegraph.svg"}
-    errors = []
+    outputs, errors = {"wall": folder / "profile-wall.txt", "cpu": folder / "profile-python-cpu.txt"}, []
     for name, path in outputs.items():
         command = [
             pyspy, "record", "--pid", str(master), "--subprocesses", "--rate", str(RATE), "--duration", str(RECORD_SECONDS),
-            "--nonblocking", "--format", "flamegraph" if name == "flamegraph" else "raw", "--output", str(path),
-            *(["--idle"] if name == "wall" else ["--gil"]),
+            "--nonblocking", "--format", "raw", "--output", str(path), "--idle" if name == "wall" else "--gil",
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not path.exists():
@@ -145,36 +125,25 @@ def profile_transfer(bench, *, clients: int, log) -> dict:
     loader.join()
     if errors:
         log("profile     py-spy failed: " + "; ".join(errors))
-        return {"markdown": ["py-spy failed: " + "; ".join(errors)]}
+        return {"markdown": ["py-spy failed: " + "; ".join(errors)], "failed": "py-spy failed"}
 
     wall, cpu = classify(parse(outputs["wall"])), classify(parse(outputs["cpu"]))
-    m = result.get("measurement")
+    m = result.get("m")
     lines = [
         f"transfer at {clients} clients under py-spy ({RATE} Hz, non-blocking, {RECORD_SECONDS} s per recording): "
         + (f"{m.rate:.0f} req/s, p50 {m.latency_ms['p50']:.1f} ms while profiled. " if m else "")
-        + f"Files in `{folder.name}/`: `wall.txt` and `python-cpu.txt` (collapsed stacks), `python-cpu-flamegraph.svg`. "
+        + f"Collapsed stacks: `{outputs['wall'].name}`, `{outputs['cpu'].name}` beside the report (not committed). "
         "Only samples of threads handling a request count. Wall time includes waiting (for PostgreSQL, Redis, the GIL); "
         "Python CPU is the thread holding the GIL.",
-        "",
-        *_table("wall time by phase of the request", wall["phases"], wall["samples"] or 1),
-        "",
-        *_table("wall time by kind of work", wall["kinds"], wall["samples"] or 1),
-        "",
-        *_table("Python CPU by phase of the request", cpu["phases"], cpu["samples"] or 1),
-        "",
-        *_table("Python CPU by kind of work", cpu["kinds"], cpu["samples"] or 1),
-        "",
-        *_table("wall time by line of project code (innermost, with what it called)", wall["callsites"], wall["samples"] or 1, limit=15),
-        "",
-        *_table("Python CPU by line of project code (innermost, with what it called)", cpu["callsites"], cpu["samples"] or 1, limit=15),
-        "",
-        *_table("Python CPU: innermost functions", cpu["leaves"], cpu["samples"] or 1, limit=10),
     ]
+    for title, counts, total, limit in (
+        ("wall time by phase of the request", wall["phases"], wall["samples"], 12),
+        ("wall time by kind of work", wall["kinds"], wall["samples"], 12),
+        ("Python CPU by phase of the request", cpu["phases"], cpu["samples"], 12),
+        ("Python CPU by kind of work", cpu["kinds"], cpu["samples"], 12),
+        ("wall time by line of project code (innermost, with what it called)", wall["callsites"], wall["samples"], 15),
+        ("Python CPU by line of project code (innermost, with what it called)", cpu["callsites"], cpu["samples"], 15),
+    ):
+        lines += ["", *_table(title, counts, total, limit)]
     log("\n".join(lines))
-    return {
-        "server_errors": m.server_errors if m else 0,
-        "folder": str(folder),
-        "markdown": lines,
-        "wall": {key: dict(value) if isinstance(value, Counter) else value for key, value in wall.items()},
-        "cpu": {key: dict(value) if isinstance(value, Counter) else value for key, value in cpu.items()},
-    }
+    return {"server_errors": m.server_errors if m else 0, "markdown": lines}

@@ -1,220 +1,234 @@
-"""make bench: the service measured end to end, beside the raw-SQL ceiling of the same work.
+"""make bench: the service beside its references (README, "Benchmarks"), every figure from one run.
 
     .venv/bin/python bench/run.py [--seconds 30] [--clients 1,4,16,64] [--smoke] [--profile]
 
-1. Stack (bench/stack.py): a scratch database (`--database`, dropped and recreated), migrations,
-   gunicorn (`--workers` x `--threads`) on a free port, Redis databases 4 and 5, throttles raised.
-2. Seed (bench/seed.py) through the project's services: `--users` users x `--per-user` funded
-   accounts, a reader whose `small` account has 10 entries and whose `big` one has
-   `--big-entries` (bulk SQL, then verify_ledger).
-3. Scenarios, each for `--seconds` at every client count (wrk, one keep-alive connection per
-   client, a closed loop): transfer, sql_ceiling (pgbench, bench/sql/transfer.sql), funding_hot,
-   balance (small and big account), statement (first page and a page 90% deep on the big account);
-   the writes then the reads, interleaved by client count (Bench.scenarios). After every run of a
-   write scenario, verify_ledger must pass and no response may be a 5xx.
-4. Report (bench/report.py): bench/results/<timestamp>.md, .png (throughput against clients) and
-   .json (every number, to compare runs).
-
-`--smoke` (make bench-smoke, CI): a small seed, every scenario for 3 s at 4 clients, and every
-response must be a 2xx; it checks the harness and correctness, never speed. `--profile` also runs
-transfer at 16 clients under py-spy and writes a profile summary (make bench-profile).
-Exit code 0, 1 when a check failed, 2 when the benchmark could not run.
+Two stacks under the same gunicorn settings (bench/stack.py): the service on `--database` and the
+floor (bench/floor/) on `<database>_floor`, each seeded with the same pool; one transfer's round
+trips must match bench/sql/transfer.sql's before any load. Then every scenario at every client
+count, writes then reads, interleaved by client count; after each write run the ledger must check
+out and no answer may be a 5xx. Report: bench/results/latest.md and latest.png (bench/report.py).
+`--smoke` (CI): a small seed, 3 s per scenario at 4 clients, every answer a 2xx; `--profile`: then
+transfer under py-spy. Exit 0; 1 when a check failed; 2 when the benchmark could not run.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 from bench import procstat  # noqa: E402
 from bench.load import LoadError, Measurement, pgbench_run, wrk_run  # noqa: E402
 from bench.seed import SeedError, World, pick_table_create, world_seed  # noqa: E402
-from bench.stack import Stack, StackError  # noqa: E402
+from bench.stack import Stack, StackError, http_get  # noqa: E402
 
-BENCH = ROOT / "bench"
-TRANSFER_SQL = BENCH / "sql" / "transfer.sql"
-BENCH_APPLICATION_NAME = "ledger-bench"
+SQL = ROOT / "bench" / "sql"
 STATEMENT_PAGE = 200  # entries per statement page (the API's maximum)
-WRITE_SCENARIOS = ("transfer", "sql_ceiling", "funding_hot")
-ALL_SCENARIOS = ("transfer", "sql_ceiling", "funding_hot", "balance", "statement")
+WRITES = ("transfer", "floor_transfer", "sql_ceiling", "sql_minimal", "funding_hot")
+READS = ("balance", "floor_read", "statement")
+SCENARIOS = WRITES + READS
+
+
+class CheckFailed(RuntimeError):
+    """A correctness check failed before any load was run."""
 
 
 def log(message: str = ""):
     print(message, flush=True)
 
 
+def nonce() -> str:
+    """Fresh per run, so every idempotency key the wrk scripts make is new."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class Subject:
+    """What is measured at every client count: a scenario, or one of a read scenario's two."""
+
+    scenario: str
+    generate: Callable[[int, float], Measurement]  # (clients, seconds)
+    database: str  # whose PostgreSQL backends count as "pg"
+    stack: Stack | None = None  # whose gunicorn counts as "web"; None for pgbench
+    check: Callable[[], str] | None = None  # after a run: "ok" or what is wrong
+    role: str = ""  # small/big, first/deep: what the targets compare
+    target: str = ""
+
+
 @dataclass
 class Run:
-    scenario: str
-    target: str  # which account or page, for the read scenarios
+    subject: Subject
     clients: int
     measurement: Measurement
     usage: procstat.Usage
-    verify: str | None = None  # write scenarios: "ok" or the violations
-    verify_seconds: float = 0.0
-    warmup: bool = False
-    role: str = ""  # small/big, first/deep: what the report's targets compare
-    disturbed: str = ""  # something outside the bench interfered (PostgreSQL restarted)
+    verify: str | None
 
     @property
     def label(self) -> str:
-        return f"{self.scenario}{f' ({self.target})' if self.target else ''} at {self.clients} clients"
-
-
-@dataclass
-class Target:
-    """A read scenario's subject: the path wrk requests and as whom."""
-
-    role: str
-    name: str
-    path: str
-    token: str
+        target = f" ({self.subject.target})" if self.subject.target else ""
+        return f"{self.subject.scenario}{target} at {self.clients} clients"
 
 
 @dataclass
 class Bench:
     args: argparse.Namespace
-    stack: Stack
-    world: World
+    service: Stack
+    floor: Stack
     workdir: Path
-    users_file: Path
-    reads: dict[str, list[Target]] = field(default_factory=dict)
+    subjects: list[Subject] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    repeated: list[str] = field(default_factory=list)
-    nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    env: dict = field(default_factory=dict)
 
-    # --- one run ---------------------------------------------------------------------------------
-
-    def measure(self, scenario: str, target: Target | None, clients: int, seconds: float, *, warmup=False) -> Run:
-        """One run; measured again (at most twice) when PostgreSQL restarted meanwhile: other
-        suites on a shared machine restart the server (tests/faults), and the 503s that causes
-        are not the service's doing. The report lists every run that had to be repeated."""
-        restarted = "PostgreSQL was restarted during this run, by something outside the bench"
-        for attempt in range(3):
-            postgres_wait(self.stack)
-            postmaster = postmaster_started(self.stack)
-            try:
-                run = self._measure_once(scenario, target, clients, seconds, warmup=warmup)
-            except LoadError:  # pgbench could not connect at all, say
-                if attempt == 2 or postmaster_started(self.stack) == postmaster:
-                    raise
-                run = None
-            else:
-                if postmaster_started(self.stack) == postmaster:
-                    break
-                if attempt == 2:
-                    run.disturbed = restarted  # judged as a failure
-                    break
-            label = f"{scenario}{f' ({target.name})' if target else ''} at {clients} clients"
-            self.repeated.append(f"{label}: {restarted}; measured again")
-            log(f"  note {restarted}: measuring {label} again")
-        self.judge(run)
-        if not warmup:
-            self.runs.append(run)
-        return run
-
-    def _measure_once(self, scenario: str, target: Target | None, clients: int, seconds: float, *, warmup: bool) -> Run:
-        master = self.stack.process.pid
-        sampler = procstat.Sampler(
-            {
-                "web": lambda: [master, *procstat.children(master)],
-                "postgres": lambda: procstat.postgres_serving(self.stack.database),
-            },
-            rss_pids=lambda: procstat.children(master),
+    def wrk(self, stack: Stack, script: str, *args) -> Callable[[int, float], Measurement]:
+        return lambda clients, seconds: wrk_run(
+            url=stack.url, script=script, args=[arg() if callable(arg) else str(arg) for arg in args],
+            clients=clients, seconds=seconds, threads=self.args.generator_threads,
         )
+
+    def pgbench(self, stack: Stack, script: str, **defines) -> Callable[[int, float], Measurement]:
+        return lambda clients, seconds: pgbench_run(
+            conninfo=stack.admin_conninfo(stack.database), script=SQL / script, defines=defines, clients=clients,
+            seconds=seconds, workdir=self.workdir, threads=self.args.generator_threads,
+        )
+
+    def measure(self, subject: Subject, clients: int, seconds: float, *, warmup=False):
+        postmaster = postmaster_started(self.service)
+        master = subject.stack.process.pid if subject.stack else None
+
+        def web() -> list[int]:  # gunicorn's master and its workers
+            return [master, *procstat.children(master)] if master else []
+
+        sampler = procstat.Sampler({"web": web, "postgres": lambda: procstat.postgres_serving(subject.database)}, rss_pids=lambda: web()[1:])
         sampler.start()
         try:
-            measurement = self.generate(scenario, target, clients, seconds)
+            m = subject.generate(clients, seconds)
         finally:
             usage = sampler.stop()
-        run = Run(scenario, target.name if target else "", clients, measurement, usage, warmup=warmup, role=target.role if target else "")
-        if scenario in WRITE_SCENARIOS:
-            started = time.monotonic()
-            run.verify = ledger_check(self.stack)
-            run.verify_seconds = time.monotonic() - started
-        return run
-
-    def generate(self, scenario: str, target: Target | None, clients: int, seconds: float) -> Measurement:
-        url = self.stack.url
-        nonce = f"{self.nonce}-{scenario}-{clients}-{uuid.uuid4().hex[:6]}"
-        threads = self.args.generator_threads
-        if scenario == "transfer":
-            return wrk_run(url=url, script="transfer.lua", args=[str(self.users_file), nonce], clients=clients, seconds=seconds, threads=threads)
-        if scenario == "funding_hot":
-            return wrk_run(
-                url=url, script="funding.lua", args=[str(self.users_file), nonce, self.world.system_token],
-                clients=clients, seconds=seconds, threads=threads,
-            )
-        if scenario == "sql_ceiling":
-            per_user = len(self.world.users[0][1])
-            return pgbench_run(
-                conninfo=self.stack.admin_conninfo(self.stack.database), script=TRANSFER_SQL,
-                defines={"users": len(self.world.users), "per_user": per_user, "accounts": self.world.accounts},
-                clients=clients, seconds=seconds, workdir=self.workdir, threads=threads,
-            )
-        return wrk_run(url=url, script="get.lua", args=[target.path, target.token], clients=clients, seconds=seconds, threads=threads)
-
-    def judge(self, run: Run):
-        m = run.measurement
-        problems = []
-        if m.server_errors:
-            problems.append(f"{m.server_errors} responses were 5xx")
-        if run.verify not in (None, "ok"):
-            problems.append(f"verify_ledger failed: {run.verify}")
-        if self.args.smoke and m.errors:
-            problems.append(f"{m.errors} errors {m.errors_by_status} (smoke mode allows none)")
-        if m.requests == 0:
-            problems.append("no request completed")
-        if run.disturbed:
-            problems.append(run.disturbed)
-        samples = f"; first error bodies: {m.error_samples}" if m.error_samples else ""
-        line = (
-            f"  {run.label:<44} {m.rate:9.1f} req/s  p50 {m.latency_ms['p50']:7.1f} ms  p99 {m.latency_ms['p99']:7.1f} ms"
-            f"  errors {m.errors}"
-            + (f"  verify {run.verify} ({run.verify_seconds:.1f} s)" if run.verify is not None else "")
-            + ("  [warm-up]" if run.warmup else "")
-        )
-        log(line)
+        run = Run(subject, clients, m, usage, subject.check() if subject.check else None)
+        problems = [problem for problem, failed in (
+            (f"{m.server_errors} responses were 5xx", m.server_errors),
+            (f"check failed: {run.verify}", run.verify not in (None, "ok")),
+            (f"{m.errors} errors {m.errors_by_status} (smoke mode allows none)", self.args.smoke and m.errors),
+            ("no request completed", m.requests == 0),
+        ) if failed]
+        if problems and postmaster_started(self.service) != postmaster:
+            problems.append("PostgreSQL was restarted during this run, by something outside the bench")
+        log(f"  {run.label:<46} {m.rate:9.1f} /s  p50 {m.latency_ms['p50']:7.1f} ms  p99 {m.latency_ms['p99']:7.1f} ms  errors {m.errors}"
+            + (f"  check {run.verify}" if run.verify else "") + ("  [warm-up]" if warmup else ""))
         for problem in problems:
             self.failures.append(f"{run.label}: {problem}")
-            log(f"  FAIL {problem}{samples}")
-        if not problems and m.errors:
-            log(f"  note {m.errors} non-2xx/transport errors {m.errors_by_status}{samples}")
+            log(f"  FAIL {problem}" + (f"; first error bodies: {m.error_samples}" if m.error_samples else ""))
+        if not warmup:
+            self.runs.append(run)
 
-    # --- the scenarios -----------------------------------------------------------------------------
-
-    def scenarios(self, names: list[str]):
-        """The writes, then the reads, each group interleaved: at every client count each of its
-        scenarios (and each read's two subjects) runs in turn. Runs that the targets compare are
-        then a minute apart rather than a quarter of an hour, so a neighbour's load on a shared
-        machine, or the tables' growth, weighs on both alike."""
-        for group in ([n for n in names if n in WRITE_SCENARIOS], [n for n in names if n not in WRITE_SCENARIOS]):
-            subjects = [(name, target) for name in group for target in self.reads.get(name, [None])]
-            if self.args.warmup > 0:
-                for name, target in subjects:
-                    self.measure(name, target, min(self.args.clients), self.args.warmup, warmup=True)
+    def scenarios(self):
+        """The writes, then the reads; at every client count each subject of the group in turn.
+        Runs that a target compares are then a minute apart rather than a quarter of an hour,
+        so a neighbour's load on a shared machine, or the tables' growth, weighs on both alike."""
+        for group in (WRITES, READS):
+            subjects = [subject for subject in self.subjects if subject.scenario in group]
+            for subject in subjects if self.args.warmup > 0 else []:
+                self.measure(subject, min(self.args.clients), self.args.warmup, warmup=True)
             for clients in self.args.clients:
-                for name, target in subjects:
+                for subject in subjects:
                     try:
-                        self.measure(name, target, clients, self.args.seconds)
-                    except LoadError as exc:  # e.g. pgbench refused connections: record it, measure the rest
-                        self.failures.append(f"{name} at {clients} clients: {str(exc).splitlines()[0]}")
-                        log(f"  FAIL {name} at {clients} clients: {exc}")
+                        self.measure(subject, clients, self.args.seconds)
+                    except LoadError as exc:  # pgbench refused connections, say: record it, measure the rest
+                        self.failures.append(f"{subject.scenario} at {clients} clients: {str(exc).splitlines()[0]}")
+                        log(f"  FAIL {subject.scenario} at {clients} clients: {exc}")
+
+    def setup(self):
+        os.environ.update(self.service.env, PGAPPNAME="ledger-bench")
+        import django
+
+        django.setup()
+        self.env = environment(self.service)
+        world = self.service_seed()
+        self.round_trips_check(world)
+        subjects = self.subjects_for(world)
+        self.subjects = [subject for name in self.args.scenarios for subject in subjects[name]]
+
+    def service_seed(self) -> World:
+        args, conninfo = self.args, self.service.admin_conninfo(self.service.database)
+        log(f"seed        {args.users:,} users x {args.per_user} accounts, big account {args.big_entries:,} entries")
+        world = world_seed(conninfo=conninfo, users=args.users, per_user=args.per_user, small_entries=10, big_entries=args.big_entries, log=log)
+        pick_table_create(conninfo, world)
+        (self.workdir / "users.txt").write_text(world.users_file_text())
+        self.env["seed"] = {"accounts": world.accounts, "small": world.small_entries, "big": world.big_entries, "timings": world.timings}
+        return world
+
+    def round_trips_check(self, world: World):
+        """sql_ceiling means something only while its script sends what the service sends."""
+        trips, scripted = transfer_round_trips(world), script_statements(SQL / "transfer.sql")
+        self.env.update(round_trips=trips, script_round_trips=scripted)
+        log(f"round trips one transfer: {len(trips)}; bench/sql/transfer.sql: {scripted}")
+        if len(trips) != scripted:
+            raise CheckFailed(f"one transfer makes {len(trips)} round trips, bench/sql/transfer.sql {scripted}: "
+                              "make the script follow the hot path\n  " + "\n  ".join(trip[:150] for trip in trips))
+
+    def subjects_for(self, world: World) -> dict[str, list[Subject]]:
+        args, service, floor, users = self.args, self.service, self.floor, self.workdir / "users.txt"
+        depth = self.env["statement_depth"] = round(args.big_entries * 0.9)
+        first_page, deep_page = statement_pages(service, world, depth)
+        floor_users, floor_check, minimal_check = self.references_seed(world.accounts)
+        floor_token, floor_account = floor_users.read_text().split()[:2]
+
+        from transactions.services import Kind, idempotency_fingerprint
+
+        fingerprint = idempotency_fingerprint(Kind.TRANSFER, "%s", "%s", "%s")  # SQL's format() fills it in
+        ledger, balance = service.database, "/api/accounts/balance/{}"
+        return {
+            "transfer": [Subject("transfer", self.wrk(service, "transfer.lua", users, nonce), ledger, service, ledger_check)],
+            "floor_transfer": [Subject("floor_transfer", self.wrk(floor, "transfer.lua", floor_users, nonce), floor.database, floor, floor_check)],
+            "sql_ceiling": [Subject("sql_ceiling", self.pgbench(service, "transfer.sql", users=args.users, per_user=args.per_user,
+                                                                accounts=world.accounts, fingerprint=fingerprint), ledger, check=ledger_check)],
+            "sql_minimal": [Subject("sql_minimal", self.pgbench(floor, "minimal.sql", accounts=world.accounts), floor.database, check=minimal_check)],
+            "funding_hot": [Subject("funding_hot", self.wrk(service, "funding.lua", users, nonce, world.system_token), ledger, service, ledger_check)],
+            "balance": [
+                Subject("balance", self.wrk(service, "get.lua", balance.format(account), world.reader_token), ledger, service,
+                        role=role, target=f"{entries:,} entries")
+                for role, account, entries in (("small", world.small_account_id, world.small_entries), ("big", world.big_account_id, world.big_entries))
+            ],
+            "floor_read": [Subject("floor_read", self.wrk(floor, "get.lua", balance.format(floor_account), floor_token), floor.database, floor)],
+            "statement": [
+                Subject("statement", self.wrk(service, "get.lua", path, world.reader_token), ledger, service, role=role, target=target)
+                for role, path, target in (("first", first_page, "first page"), ("deep", deep_page, f"page {depth:,} deep"))
+            ],
+        }
+
+    def references_seed(self, accounts: int) -> tuple[Path, Callable, Callable]:
+        """The floor's pool (as many accounts as the service's) and sql_minimal's tables; each with
+        its check: the balances must still sum to what was seeded."""
+        floor_users = self.workdir / "floor-users.txt"
+        floor_users.write_text(self.floor.python("-m", "bench.floor.seed", str(self.args.users), str(self.args.per_user)))
+        conninfo = self.floor.admin_conninfo(self.floor.database)
+        with psycopg.connect(autocommit=True, **conninfo) as conn:
+            conn.execute((SQL / "minimal_tables.sql").read_text())
+            conn.execute("INSERT INTO minimal_account SELECT i, 10000000 FROM generate_series(1, %s) AS i", [accounts])
+            conn.execute("VACUUM ANALYZE")
+        return floor_users, balances_conserved(conninfo, "floor_account"), balances_conserved(conninfo, "minimal_account")
+
+
+# --- checks ------------------------------------------------------------------------------------------
 
 
 def postmaster_started(stack: Stack):
@@ -225,65 +239,30 @@ def postmaster_started(stack: Stack):
         return None
 
 
-def postgres_wait(stack: Stack, timeout: float = 120.0):
-    """Return once PostgreSQL answers; something else may have restarted it."""
-    deadline = time.monotonic() + timeout
-    while postmaster_started(stack) is None:
-        if time.monotonic() > deadline:
-            raise StackError(f"PostgreSQL did not answer for {timeout:.0f} s")
-        time.sleep(1)
-
-
-def database_error(exc: BaseException) -> bool:
-    if isinstance(exc, psycopg.Error):
-        return True
-    if "django.db" in sys.modules:
-        from django.db import Error
-
-        return isinstance(exc, Error)
-    return False
-
-
-def ledger_check(stack: Stack) -> str:
-    from django.db import OperationalError, connections
+def ledger_check() -> str:
+    from django.db import connections
 
     from transactions.audit import ledger_verify
 
-    for attempt in range(3):
-        try:
-            report = ledger_verify()
-            break
-        except OperationalError:  # the server restarted under us (see Bench.measure): wait, then again
-            if attempt == 2:
-                raise
-            connections.close_all()
-            postgres_wait(stack)
-        finally:
-            connections.close_all()  # never hold a connection while the load runs
+    try:
+        report = ledger_verify()
+    finally:
+        connections.close_all()  # never hold a connection while the load runs
     return "ok" if report.ok else report.summary()
 
 
-# --- setup helpers -------------------------------------------------------------------------------
+def balances_conserved(conninfo: dict, table: str) -> Callable[[], str]:
+    def total() -> int:
+        with psycopg.connect(**conninfo) as conn:
+            return conn.execute(sql.SQL("SELECT sum(balance) FROM {}").format(sql.Identifier(table))).fetchone()[0]
 
-
-def http_get(stack: Stack, path: str, token: str) -> dict:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
-    try:
-        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    if response.status != 200:
-        raise SeedError(f"GET {path}: {response.status} {body[:300]!r}")
-    return json.loads(body)
+    seeded = total()
+    return lambda: "ok" if (now := total()) == seeded else f"{table} balances sum to {now}, seeded {seeded}"
 
 
 def statement_cursor(position: int) -> str:
-    """The cursor the statement puts in `next` after an entry at `position` when positions are
-    unique (no offset, not reversed), signed as the API signs it (same settings, same key)."""
+    """The cursor the statement puts in `next` after the entry at `position` (positions are
+    unique, so no offset), signed as the API signs it (same settings, same key)."""
     from rest_framework.pagination import Cursor
 
     from transactions.apis import EntryPagination
@@ -292,304 +271,227 @@ def statement_cursor(position: int) -> str:
 
 
 def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
-    """The first page of the big account's statement and the page `depth` entries deep.
-
-    A client reaches the deep page by following `next` depth / 200 times; we build the same
-    cursor directly and prove it is the same: our cursor for the first page's last entry must
-    equal the API's own `next`, and the deep page must list exactly the entries SQL finds at
-    OFFSET depth (newest first)."""
-    base = f"/api/accounts/{world.big_account_id}/entries"
-    first = f"{base}?limit={STATEMENT_PAGE}"
-    page = http_get(stack, first, world.reader_token)
-    issued = parse_qs(urlsplit(page["next"]).query)["cursor"][0]
-    if issued != statement_cursor(page["entries"][-1]["id"]):
-        raise SeedError(f"the API's cursor {issued!r} is not the one we build ({statement_cursor(page['entries'][-1]['id'])!r})")
+    """The first page of the big account's statement and the page `depth` entries deep. A client
+    reaches it by following `next` depth / 200 times; we build its cursor as the API does and
+    prove it: the page must list exactly the entries SQL finds at OFFSET depth (newest first)."""
+    base = f"/api/accounts/{world.big_account_id}/entries?limit={STATEMENT_PAGE}"
     with psycopg.connect(**stack.admin_conninfo(stack.database)) as conn:
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT id FROM transactions_ledgerentry WHERE account_id = %s ORDER BY id DESC OFFSET %s LIMIT %s",
-                [world.big_account_id, depth - 1, STATEMENT_PAGE + 1],
-            ).fetchall()
-        ]
-    deep = f"{base}?{urlencode({'cursor': statement_cursor(ids[0]), 'limit': STATEMENT_PAGE})}"
-    got = [entry["id"] for entry in http_get(stack, deep, world.reader_token)["entries"]]
+        ids = [row[0] for row in conn.execute(
+            "SELECT id FROM transactions_ledgerentry WHERE account_id = %s ORDER BY id DESC OFFSET %s LIMIT %s",
+            [world.big_account_id, depth - 1, STATEMENT_PAGE + 1],
+        )]
+    deep = f"{base}&{urlencode({'cursor': statement_cursor(ids[0])})}"
+    status, body = http_get(stack.port, deep, world.reader_token)
+    got = [entry["id"] for entry in json.loads(body)["entries"]] if status == 200 else f"{status} {body[:300]!r}"
     if got != ids[1:]:
-        raise SeedError(f"the page {depth} deep lists {got[:3]}..., SQL says {ids[1:4]}...")
-    return first, deep
+        raise SeedError(f"the page {depth} deep answers {str(got)[:300]}..., SQL says {ids[1:4]}...")
+    return base, deep
 
 
-def transfer_statements(world: World) -> list[str]:
-    """The SQL one POST /api/transactions sends, captured in-process through Django's test client
-    (the health check's SELECT 1 on a reused connection is sent on the raw connection and is not
-    captured: the report adds it)."""
-    from django.db import connection, connections
+TRACE_LINE = re.compile(r"\A(?:\S+ \S+\t)?([FB])\t\d+\t(\w+)\t? ?(.*)\Z")  # [timestamp] direction length type text
+
+
+def transfer_round_trips(world: World) -> list[str]:
+    """What one POST /api/transactions sends PostgreSQL, read off the wire (libpq's trace): a
+    request in-process on a reused connection, armed as before every request gunicorn serves
+    (close_old_connections: the health check). One line per round trip (a Query, or a Sync)."""
+    from django.db import close_old_connections, connection, connections
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     token, accounts = world.users[0]
-    body = {"fromAccount": accounts[0], "toAccount": world.users[-1][1][-1], "amount": "0.01", "idempotencyKey": f"bench-capture-{uuid.uuid4()}"}
-    client = Client(HTTP_HOST="127.0.0.1")
-    with CaptureQueriesContext(connection) as captured:
-        response = client.post("/api/transactions", data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+    body = {"fromAccount": accounts[0], "toAccount": world.users[-1][1][-1], "amount": "0.01"}
+
+    def post():
+        return client.post("/api/transactions", {**body, "idempotencyKey": nonce()}, content_type="application/json")
+
+    connections.close_all()
+    post()  # opens a connection, as a worker's first request does
+    close_old_connections()
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn = connection.connection.pgconn
+        pgconn.trace(os.dup(trace.fileno()))  # libpq's own FILE; untrace() flushes it
+        try:
+            response = post()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        messages = []  # [type, text] of what the client sent; a line that is no message continues the text
+        for line in trace.read().splitlines():
+            if match := TRACE_LINE.match(line):
+                messages.append([match[2], match[3]] if match[1] == "F" else ["", ""])
+            elif messages:
+                messages[-1][1] += " " + line
     connections.close_all()
     if response.status_code != 201:
-        raise SeedError(f"captured transfer answered {response.status_code}: {response.content[:300]!r}")
-    return [" ".join(query["sql"].split()) for query in captured.captured_queries]
+        raise SeedError(f"the traced transfer answered {response.status_code}: {response.content[:300]!r}")
+    trips, parsed = [], "(prepared statement)"
+    for kind, text in messages:
+        parsed = text if kind == "Parse" else parsed
+        if kind in ("Query", "Sync"):
+            text = " ".join((text if kind == "Query" else parsed).split())  # the trace quotes it: "..."
+            trips.append(text[1:-1].strip() if text[:1] == text[-1:] == '"' else text)
+            parsed = "(prepared statement)"
+    return trips
 
 
 def script_statements(path: Path) -> int:
     """SQL commands in a pgbench script: each ends with `;` or `\\gset` outside comments."""
-    count = 0
-    for line in path.read_text().splitlines():
-        stripped = line.strip()
-        if stripped.startswith(("--", "\\set")):
-            continue
-        if stripped.endswith(";") or stripped == "\\gset":
-            count += 1
-    return count
+    lines = [line.strip() for line in path.read_text().splitlines() if not line.strip().startswith(("--", "\\set"))]
+    return sum(line.endswith(";") or line == "\\gset" for line in lines)
 
 
-# --- environment -----------------------------------------------------------------------------------
-
-PG_SETTINGS = (
-    "shared_buffers", "effective_cache_size", "work_mem", "max_connections", "synchronous_commit", "fsync",
-    "full_page_writes", "wal_level", "max_wal_size", "checkpoint_timeout", "commit_delay", "random_page_cost", "jit",
-)
+# --- environment and main ----------------------------------------------------------------------------
 
 
 def command_output(command: list[str]) -> str:
+    """The first line a command prints, or "" if it cannot run."""
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False, cwd=ROOT)
     except OSError:
         return ""
-    return (result.stdout or result.stderr).strip()
+    return next(iter((result.stdout + result.stderr).strip().splitlines()), "")
 
 
-def environment(stack: Stack, args) -> dict:
+def pyspy() -> str | None:
+    return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+
+
+def dependencies_missing(args) -> list[str]:
+    """Checked before anything is seeded, rather than found missing after a long run."""
+    # Debian's /usr/bin/pgbench is a wrapper that runs, but fails without the server's package.
+    missing = [tool for tool in ("wrk", "pgbench") if not command_output([tool, "--version"]).startswith(tool)]
+    missing += [] if importlib.util.find_spec("matplotlib") else ["matplotlib"]
+    return missing + (["py-spy"] if args.profile and not pyspy() else [])
+
+
+def environment(stack: Stack) -> dict:
     with psycopg.connect(**stack.admin_conninfo(stack.database)) as conn:
-        pg_version = conn.execute("SHOW server_version").fetchone()[0]
-        settings = {
-            name: f"{setting}{unit or ''}".replace("8kB", " x 8kB")
-            for name, setting, unit in conn.execute(
-                "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s) ORDER BY name", [list(PG_SETTINGS)]
-            ).fetchall()
-        }
+        postgresql = conn.execute(
+            "SELECT current_setting('server_version') || ': ' || string_agg(name || ' ' || setting || coalesce(unit, ''), ', ' ORDER BY name)"
+            " FROM pg_settings WHERE name = ANY(%s)", [["shared_buffers", "work_mem", "max_connections", "synchronous_commit", "fsync", "jit"]],
+        ).fetchone()[0]
     import redis
 
-    redis_version = redis.Redis.from_url(stack.cache_url).info("server").get("redis_version", "?")
-    cpu_model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?"
-    )
-    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    cpu = next((line.split(":")[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    busy0, total0 = procstat.machine_jiffies()
+    time.sleep(3)
+    busy1, total1 = procstat.machine_jiffies()
+    busy = (busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1)
+    if busy > 0.3:
+        log(f"warning     the machine was already busy before the run ({busy:.2f} cores): see the 'other' CPU column")
     dirty = command_output(["git", "status", "--porcelain", "--untracked-files=no"])
-    venv_bin = ROOT / ".venv" / "bin"
     return {
-        "cores": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "memory_gib": round(memory_kib / 1024 / 1024, 1),
-        "kernel": platform.release(),
-        "load_average_at_start": Path("/proc/loadavg").read_text().split()[:3],
-        "postgresql": pg_version,
-        "postgresql_settings": settings,
-        "redis": redis_version,
-        "python": platform.python_version(),
-        "gunicorn": command_output([str(venv_bin / "gunicorn"), "--version"]),
-        "wrk": command_output(["wrk", "--version"]).splitlines()[0] if shutil.which("wrk") else "?",
-        "pgbench": command_output(["pgbench", "--version"]),
-        "commit": command_output(["git", "rev-parse", "HEAD"]),
-        "commit_subject": command_output(["git", "log", "-1", "--format=%s"]),
-        "uncommitted_files": len(dirty.splitlines()) if dirty else 0,
-        "workers": args.workers,
-        "threads": args.threads,
+        "machine": f"{os.cpu_count()} cores ({cpu}), {int(Path('/proc/meminfo').read_text().split()[1]) / 2**20:.1f} GiB, "
+                   f"Linux {platform.release()}; {busy:.2f} cores busy just before the run",
+        "commit": command_output(["git", "log", "-1", "--format=%h (%s)"]) + (" plus uncommitted changes" if dirty else ""),
+        "postgresql": postgresql,
+        "redis": redis.Redis.from_url(stack.cache_url).info("server").get("redis_version", "?"),
+        "gunicorn": f"{command_output([str(ROOT / '.venv' / 'bin' / 'gunicorn'), '--version'])}, Python {platform.python_version()}",
+        "tools": f"{command_output(['wrk', '--version']).split(' Copyright')[0]}; {command_output(['pgbench', '--version'])}",
     }
 
 
-def busy_cores(seconds: float) -> float:
-    busy0, total0 = procstat.machine_jiffies()
-    time.sleep(seconds)
-    busy1, total1 = procstat.machine_jiffies()
-    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1) if total1 > total0 else 0.0
-
-
-# --- main --------------------------------------------------------------------------------------------
-
-
-def client_counts(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: client counts like 1,4,16,64") from None
-    if not counts or min(counts) < 1:
+def count_list(text: str) -> list[int]:
+    if not re.fullmatch(r"[1-9][0-9]*(,[1-9][0-9]*)*", text):
         raise argparse.ArgumentTypeError(f"{text!r}: client counts like 1,4,16,64")
-    return counts
+    return [int(part) for part in text.split(",")]
 
 
 def scenario_list(text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [name for name in names if name not in ALL_SCENARIOS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown scenarios {unknown}; choose from {', '.join(ALL_SCENARIOS)}")
-    return [name for name in ALL_SCENARIOS if name in names]  # always in the standard order
+    if not set(names := text.split(",")) <= set(SCENARIOS):
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {','.join(SCENARIOS)}")
+    return [name for name in SCENARIOS if name in names]  # always in the standard order
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="small seed, 3 s per scenario at 4 clients, no error allowed (CI)")
-    parser.add_argument("--seconds", type=float, help="length of each run (default 30; smoke 3)")
-    parser.add_argument("--clients", type=client_counts, help="client counts (default 1,4,16,64; smoke 4)")
-    parser.add_argument("--scenarios", type=scenario_list, default=list(ALL_SCENARIOS), help=f"subset of {','.join(ALL_SCENARIOS)}")
-    parser.add_argument("--warmup", type=float, help="unreported run before each scenario, seconds (default 3; smoke 1)")
-    parser.add_argument("--users", type=int, help="pool users (default 1000; smoke 20)")
-    parser.add_argument("--per-user", type=int, help="accounts per pool user (default 10; smoke 2)")
-    parser.add_argument("--big-entries", type=int, help="entries on the big account (default 1000000; smoke 10000)")
-    parser.add_argument("--deep-fraction", type=float, default=0.9, help="how deep the deep statement page is (default 0.9)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
-    parser.add_argument("--generator-threads", type=int, default=1, help="wrk/pgbench threads (default 1)")
-    parser.add_argument("--database", help="scratch database, dropped and recreated (default ledger_bench; smoke ledger_bench_smoke)")
-    parser.add_argument("--results", type=Path, help="report folder (default bench/results; smoke bench/results/smoke)")
-    parser.add_argument("--profile", action="store_true", help="also profile transfer at 16 clients with py-spy")
-    parser.add_argument("--profile-clients", type=int, default=16)
+    add = parser.add_argument
+    add("--smoke", action="store_true", help="small seed, 3 s per scenario at 4 clients, no error allowed (CI)")
+    add("--seconds", type=float, help="length of each run (default 30; smoke 3)")
+    add("--clients", type=count_list, help="client counts (default 1,4,16,64; smoke 4)")
+    add("--scenarios", type=scenario_list, default=list(SCENARIOS), help=f"a subset of {','.join(SCENARIOS)}")
+    add("--warmup", type=float, help="unreported run before each scenario, seconds (default 3; smoke 1)")
+    add("--users", type=int, help="pool users (default 1000; smoke 20)")
+    add("--per-user", type=int, help="accounts per pool user (default 10; smoke 2)")
+    add("--big-entries", type=int, help="entries on the big account (default 1000000; smoke 10000)")
+    add("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
+    add("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
+    add("--generator-threads", type=int, default=1, help="wrk/pgbench threads (default 1)")
+    add("--database", help="scratch database, and <it>_floor, dropped and recreated (default ledger_bench; smoke ledger_bench_smoke)")
+    add("--results", type=Path, help="report folder (default bench/results; smoke bench/results/smoke)")
+    add("--profile", action="store_true", help="then transfer at 16 clients under py-spy")
     args = parser.parse_args(argv)
     smoke = args.smoke
-    defaults = {
-        "seconds": 3.0 if smoke else 30.0,
-        "clients": [4] if smoke else [1, 4, 16, 64],
-        "warmup": 1.0 if smoke else 3.0,
-        "users": 20 if smoke else 1000,
-        "per_user": 2 if smoke else 10,
-        "big_entries": 10_000 if smoke else 1_000_000,
-        "database": "ledger_bench_smoke" if smoke else "ledger_bench",
-        "results": BENCH / "results" / ("smoke" if smoke else ""),
-    }
-    for name, value in defaults.items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
+    for name, value in {
+        "seconds": 3.0 if smoke else 30.0, "clients": [4] if smoke else [1, 4, 16, 64], "warmup": 1.0 if smoke else 3.0,
+        "users": 20 if smoke else 1000, "per_user": 2 if smoke else 10, "big_entries": 10_000 if smoke else 1_000_000,
+        "database": "ledger_bench_smoke" if smoke else "ledger_bench", "results": ROOT / "bench" / "results" / ("smoke" if smoke else ""),
+    }.items():
+        setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if not args.database.startswith("ledger_bench"):
         parser.error("--database must start with ledger_bench")
-    if args.users < 2 or args.per_user < 1 or args.big_entries < 2 * STATEMENT_PAGE + 2 or not 0 < args.deep_fraction < 1:
-        parser.error("need --users >= 2, --per-user >= 1, --big-entries >= 402 and 0 < --deep-fraction < 1")
+    if args.users < 2 or args.per_user < 1 or args.big_entries < 2 * STATEMENT_PAGE + 2:
+        parser.error("need --users >= 2, --per-user >= 1 and --big-entries >= 402")
+    if not {"balance", "statement"} & set(args.scenarios):
+        args.big_entries = 2 * STATEMENT_PAGE + 2  # only the reads use it: no need to wait for a million rows
     return args
 
 
 def main(argv) -> int:
     args = parse_args(argv)
-    missing = [tool for tool in ("wrk", "pgbench") if shutil.which(tool) is None]
-    if missing:
-        log(f"bench: ERROR ({', '.join(missing)} not found: `make bench` installs them with apt-get)")
+    if missing := dependencies_missing(args):
+        log(f"bench: ERROR ({', '.join(missing)} not found: `make bench-tools` installs them)")
         return 2
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    args.results.mkdir(parents=True, exist_ok=True)
-    workdir = args.results / f"{stamp}.tmp"
-    workdir.mkdir()
-    started = time.monotonic()
+    stamp, started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), time.monotonic()
+    same = {"workers": args.workers, "threads": args.threads, "cache_db": 4, "broker_db": 5, "log": log}
     try:
-        stack = Stack(
-            database=args.database, workers=args.workers, threads=args.threads, cache_db=4, broker_db=5,
+        with (
+            tempfile.TemporaryDirectory() as workdir,
             # Tokens must outlive the whole run; the web only checks their expiry.
-            extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": "1440"}, log=log,
-        )
-        for attempt in range(3):
-            postgres_wait(stack)
-            postmaster = postmaster_started(stack)
-            try:
-                with stack:
-                    bench, env = run_all(args, stack, workdir)
-                break
-            except Exception as exc:
-                # A server restarted by something else (tests/faults on a shared machine) breaks
-                # seeding or the setup around the runs; Bench.measure handles it within a run.
-                if attempt == 2 or not database_error(exc) or postmaster_started(stack) == postmaster:
-                    raise
-                log(f"note        PostgreSQL was restarted by something outside the bench ({exc}); starting over")
-                from django.db import connections
-
-                connections.close_all()
-    except (StackError, SeedError, LoadError) as exc:
+            Stack(database=args.database, extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": "1440"}, **same) as service,
+            Stack(database=f"{args.database}_floor", extra_env={"DJANGO_SETTINGS_MODULE": "bench.floor.settings"},
+                  wsgi_app="bench.floor.wsgi", **same) as floor,
+        ):
+            log(f"stacks      service {service.url} on {service.database}, floor {floor.url} on {floor.database}: gunicorn "
+                f"{args.workers} workers x {args.threads} threads, Redis dbs 4 and 5; logs {service.log_path}, {floor.log_path}")
+            bench = Bench(args=args, service=service, floor=floor, workdir=Path(workdir))
+            bench.setup()
+            log(f"load        {args.seconds:g} s per run at {','.join(map(str, args.clients))} clients after a {args.warmup:g} s "
+                f"warm-up per scenario: {', '.join(args.scenarios)}")
+            bench.scenarios()
+            if args.profile:
+                profile_run(bench)
+    except CheckFailed as exc:
+        log(f"bench: FAIL ({exc})")
+        return 1
+    except (StackError, SeedError, LoadError, psycopg.Error) as exc:
         log(f"bench: ERROR ({exc})")
         return 2
-    except Exception as exc:
-        if not database_error(exc):
-            raise
-        log(f"bench: ERROR (database: {exc})")
-        return 2
-    env["total_seconds"] = time.monotonic() - started
-    env["started_over"] = attempt  # times PostgreSQL restarted under the setup and it began again
+    bench.env["total_minutes"] = (time.monotonic() - started) / 60
 
     from bench import report
 
-    md, png, _ = report.write(args.results, stamp, args=args, env=env, bench=bench)
-    shutil.rmtree(workdir, ignore_errors=True)
-    log(f"report      {md.relative_to(ROOT) if md.is_relative_to(ROOT) else md}")
-    log(f"chart       {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
-    log(f"took        {env['total_seconds']:.0f} s")
+    md = report.write(args.results, stamp, args=args, bench=bench)
+    log(f"report      {md} and its chart; took {bench.env['total_minutes']:.1f} min")
     if bench.failures:
         log("bench: FAIL (" + "; ".join(bench.failures[:5]) + (" ..." if len(bench.failures) > 5 else "") + ")")
         return 1
-    log("bench: PASS (" + ("every response a 2xx" if args.smoke else "no 5xx response") + ", verify_ledger passed after every write run)")
+    log("bench: PASS (" + ("every response a 2xx" if args.smoke else "no 5xx response") + ", every check passed after every write run)")
     return 0
 
 
-def run_all(args, stack: Stack, workdir: Path) -> tuple[Bench, dict]:
-    log(f"stack       {stack.url}: database {stack.database}, gunicorn {args.workers} workers x {args.threads} threads "
-        f"(gthread), Redis cache {stack.cache_url}, broker {stack.broker_url}; log {stack.log_path}")
-    os.environ.update(stack.env)
-    os.environ["PGAPPNAME"] = BENCH_APPLICATION_NAME
-    import django
+def profile_run(bench: Bench):
+    from bench import profile
 
-    django.setup()
-    env = environment(stack, args)
-    env["busy_cores_before_start"] = busy_cores(3.0)
-    if env["busy_cores_before_start"] > 0.3:
-        log(f"warning     the machine was already busy before the run ({env['busy_cores_before_start']:.2f} cores): "
-            "other processes share the cores; see the 'other' CPU column")
-    if not {"balance", "statement"} & set(args.scenarios) and args.big_entries > 1000:
-        args.big_entries = 1000  # only the read scenarios use it; no need to wait for a million rows
-    log(f"seed        {args.users:,} users x {args.per_user} accounts, big account {args.big_entries:,} entries")
-    conninfo = stack.admin_conninfo(stack.database)
-    world = world_seed(
-        conninfo=conninfo, users=args.users, per_user=args.per_user, small_entries=10, big_entries=args.big_entries, log=log
+    bench.env["profile"] = profile.profile_transfer(
+        pyspy=pyspy(), url=bench.service.url, master=bench.service.process.pid, users_file=bench.workdir / "users.txt",
+        nonce=nonce(), folder=bench.args.results, clients=16, log=log,
     )
-    users_file = workdir / "users.txt"
-    users_file.write_text(world.users_file_text())
-    pick_table_create(conninfo, world)
-
-    depth = round(args.big_entries * args.deep_fraction)
-    first_page, deep_page = statement_pages(stack, world, depth)
-    env["statement_depth"] = depth
-    env["seed"] = {
-        "users": args.users, "per_user": args.per_user, "accounts": world.accounts, "big_entries": world.big_entries,
-        "small_entries": world.small_entries, "timings": world.timings,
-    }
-    captured = transfer_statements(world)
-    env["transfer_statements"] = ["SELECT 1 (connection health check, CONN_HEALTH_CHECKS)", *captured]
-    env["sql_ceiling_statements"] = script_statements(TRANSFER_SQL)
-    log(f"statements  one transfer: {len(captured) + 1} (with the health check); bench/sql/transfer.sql: {env['sql_ceiling_statements']}")
-
-    bench = Bench(args=args, stack=stack, world=world, workdir=workdir, users_file=users_file)
-    bench.reads = {
-        "balance": [
-            Target("small", f"{world.small_entries} entries", f"/api/accounts/balance/{world.small_account_id}", world.reader_token),
-            Target("big", f"{world.big_entries:,} entries", f"/api/accounts/balance/{world.big_account_id}", world.reader_token),
-        ],
-        "statement": [
-            Target("first", "first page", first_page, world.reader_token),
-            Target("deep", f"page {depth:,} deep", deep_page, world.reader_token),
-        ],
-    }
-    log(f"load        {args.seconds:g} s per run at {','.join(map(str, args.clients))} clients; "
-        f"warm-up {args.warmup:g} s per scenario; scenarios {', '.join(args.scenarios)}")
-    bench.scenarios(args.scenarios)
-    if args.profile:
-        from bench import profile
-
-        env["profile"] = profile.profile_transfer(bench, clients=args.profile_clients, log=log)
-        profiled = env["profile"].get("server_errors", 0)
-        verify = ledger_check(stack)
-        if profiled or verify != "ok":
-            bench.failures.append(f"profile run: {profiled} 5xx, verify_ledger {verify}")
-    return bench, env
+    profiled, verify = bench.env["profile"], ledger_check()
+    errors = profiled.get("server_errors") and f"{profiled['server_errors']} 5xx"
+    if problems := [p for p in (profiled.get("failed"), errors, verify != "ok" and f"verify_ledger: {verify}") if p]:
+        bench.failures.append("profile run: " + ", ".join(problems))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,16 @@
-"""The benchmark's data, made through the project's own services on the stack's scratch database.
+"""The service's data for the benchmark, made through its own services on the scratch database.
 
-- a system user (transactions.services.system_user_ensure) whose INR funding account every
-  funding debits;
-- the pool: `users` users with `per_user` INR accounts each (accounts.services.account_open), each
-  account funded through transactions.services.funding_create. Users are inserted through the ORM
-  with one precomputed password hash, since login is not benchmarked and hashing a thousand
-  Argon2 passwords would take minutes; their tokens come from authn.services.tokens_issue;
-- a reader with three accounts for the read scenarios: `small` (funded `small_entries` times, so
-  that many entries), `big` and its `partner`, both funded through the service, then `big_entries
-  - 1` transfers between them loaded in bulk SQL (see big_ledger_load), so `big` has `big_entries`
-  entries. ledger_verify() must pass afterwards, or seeding fails.
+- a system user (system_user_ensure) whose INR funding account every funding debits;
+- the pool: `users` users with `per_user` INR accounts each (account_open), each funded through
+  funding_create. Users are inserted through the ORM with one precomputed password hash (login is
+  not measured; a thousand Argon2 hashes take minutes); tokens come from tokens_issue;
+- a reader with three accounts for the reads: `small` (funded `small_entries` times), `big` and its
+  `partner` (funded through the service, then `big_entries - 1` transfers between them in bulk
+  SQL: big_ledger_load). ledger_verify() must pass afterwards, or seeding fails.
 """
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -21,7 +19,7 @@ import psycopg
 CURRENCY = "INR"
 POOL_FUNDING = Decimal("100000.00")  # per pool account: far more than any run moves (0.01..0.99 each)
 BIG_FUNDING = Decimal("1000000.00")
-BULK_AMOUNT_MINOR = 100  # each bulk transfer moves 1.00
+BULK_AMOUNT = Decimal("1.00")
 
 
 class SeedError(RuntimeError):
@@ -31,12 +29,10 @@ class SeedError(RuntimeError):
 @dataclass
 class World:
     system_token: str
-    system_account_id: str
     users: list[tuple[str, list[str]]]  # (access token, the user's account ids)
     reader_token: str
     small_account_id: str
     big_account_id: str
-    partner_account_id: str
     small_entries: int
     big_entries: int
     timings: dict[str, float] = field(default_factory=dict)
@@ -50,18 +46,12 @@ class World:
         return "".join(f"{token} {' '.join(accounts)}\n" for token, accounts in self.users)
 
 
-class _Timer:
-    def __init__(self, world_timings: dict, name: str, log):
-        self.timings, self.name, self.log = world_timings, name, log
-
-    def __enter__(self):
-        self.start = time.monotonic()
-        return self
-
-    def __exit__(self, *exc):
-        self.timings[self.name] = time.monotonic() - self.start
-        if exc[0] is None:
-            self.log(f"  {self.name}: {self.timings[self.name]:.1f} s")
+@contextmanager
+def timed(timings: dict, name: str, log):
+    start = time.monotonic()
+    yield
+    timings[name] = time.monotonic() - start
+    log(f"  {name}: {timings[name]:.1f} s")
 
 
 def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int, big_entries: int, log=print) -> World:
@@ -69,7 +59,6 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
     from django.contrib.auth.hashers import make_password
     from django.db import connections, transaction
 
-    from accounts.models import Account
     from accounts.services import account_open
     from authn.models import User
     from authn.services import tokens_issue
@@ -77,26 +66,25 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
     from transactions.services import funding_create, system_user_ensure
 
     timings: dict[str, float] = {}
-    with _Timer(timings, "system user", log):
+    with timed(timings, "system user", log):
         system, _, _ = system_user_ensure(email="bench-system@example.com", name="Bench System")
-        system_account = Account.objects.get(owner=system, currency=CURRENCY, is_system=True)
 
-    with _Timer(timings, f"{users:,} users (ORM, one precomputed password hash)", log):
+    with timed(timings, f"{users:,} users (ORM, one precomputed password hash)", log):
         password = make_password("bench-user-password-never-used-to-log-in")
         # Zero-padded, so that ordering by email keeps each user's accounts together (bench_pick).
         people = [User(email=f"bench-user-{i:06d}@example.com", name=f"Bench User {i}", password=password) for i in range(users)]
         reader = User(email="bench-reader@example.com", name="Bench Reader", password=password)
         User.objects.bulk_create([*people, reader], batch_size=1000)
 
-    with _Timer(timings, f"{users * per_user:,} accounts (account_open)", log):
-        pool: list[tuple[User, list[Account]]] = []
+    with timed(timings, f"{users * per_user:,} accounts (account_open)", log):
+        pool = []
         for start in range(0, users, 100):
             with transaction.atomic():  # one commit per hundred users, not per account
                 for user in people[start : start + 100]:
                     pool.append((user, [account_open(owner=user, currency=CURRENCY) for _ in range(per_user)]))
         small, big, partner = (account_open(owner=reader, currency=CURRENCY) for _ in range(3))
 
-    with _Timer(timings, f"{users * per_user:,} fundings of {POOL_FUNDING} (funding_create)", log):
+    with timed(timings, f"{users * per_user:,} fundings of {POOL_FUNDING} (funding_create)", log):
         for _, accounts in pool:
             for account in accounts:
                 funding_create(initiator=system, to_account_id=account.id, amount=POOL_FUNDING, idempotency_key=f"bench-fund-{account.id}")
@@ -106,42 +94,36 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
             funding_create(initiator=system, to_account_id=account.id, amount=BIG_FUNDING, idempotency_key=f"bench-big-{account.id}")
 
     connections.close_all()
-    with _Timer(timings, f"{big_entries - 1:,} transfers big <-> partner (bulk SQL)", log):
+    with timed(timings, f"{big_entries - 1:,} transfers big <-> partner (bulk SQL)", log):
         big_ledger_load(conninfo, big=str(big.id), partner=str(partner.id), initiator=str(reader.id), count=big_entries - 1)
 
-    with _Timer(timings, "VACUUM ANALYZE", log), psycopg.connect(autocommit=True, **conninfo) as conn:
+    with timed(timings, "VACUUM ANALYZE", log), psycopg.connect(autocommit=True, **conninfo) as conn:
         conn.execute("VACUUM ANALYZE")
         conn.execute("CHECKPOINT")
 
-    with _Timer(timings, "verify_ledger", log):
+    with timed(timings, "verify_ledger", log):
         report = ledger_verify()
         connections.close_all()
     if not report.ok:
         raise SeedError(f"verify_ledger failed after seeding:\n{report.summary()}")
     log(f"  {report.summary()}")
-    entries = _entry_count(conninfo, big.id)
+    with psycopg.connect(**conninfo) as conn:
+        entries = conn.execute("SELECT count(*) FROM transactions_ledgerentry WHERE account_id = %s", [big.id]).fetchone()[0]
     if entries != big_entries:
         raise SeedError(f"the big account has {entries} entries, not {big_entries}")
 
-    with _Timer(timings, "tokens (tokens_issue)", log):
+    with timed(timings, "tokens (tokens_issue)", log):
         world = World(
             system_token=tokens_issue(user=system)[0],
-            system_account_id=str(system_account.id),
             users=[(tokens_issue(user=user)[0], [str(a.id) for a in accounts]) for user, accounts in pool],
             reader_token=tokens_issue(user=reader)[0],
             small_account_id=str(small.id),
             big_account_id=str(big.id),
-            partner_account_id=str(partner.id),
             small_entries=small_entries,
             big_entries=big_entries,
         )
     world.timings = timings
     return world
-
-
-def _entry_count(conninfo, account_id) -> int:
-    with psycopg.connect(**conninfo) as conn:
-        return conn.execute("SELECT count(*) FROM transactions_ledgerentry WHERE account_id = %s", [account_id]).fetchone()[0]
 
 
 # --- the big account, in bulk ---------------------------------------------------------------------
@@ -157,8 +139,8 @@ def _entry_count(conninfo, account_id) -> int:
 BULK_KEYS = """
 INSERT INTO transactions_idempotencykey (id, initiator_id, key, fingerprint, created_at)
 SELECT %(key_base)s + i, %(initiator)s::uuid, 'bench-big-' || i,
-       'TRANSFER:' || (CASE WHEN i %% 2 = 1 THEN %(big)s::uuid ELSE %(partner)s::uuid END)::text || ':'
-                   || (CASE WHEN i %% 2 = 1 THEN %(partner)s::uuid ELSE %(big)s::uuid END)::text || ':' || %(amount)s,
+       format(%(fingerprint)s, CASE WHEN i %% 2 = 1 THEN %(big)s ELSE %(partner)s END,
+              CASE WHEN i %% 2 = 1 THEN %(partner)s ELSE %(big)s END, %(amount)s),
        %(t0)s + i * interval '1 microsecond'
 FROM generate_series(1, %(count)s) AS i
 """
@@ -192,6 +174,10 @@ ORDER BY i, side
 
 
 def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, count: int) -> None:
+    from accounts.money import to_minor
+    from transactions.services import Kind, idempotency_fingerprint
+
+    amount = to_minor(BULK_AMOUNT, CURRENCY)
     if count <= 0:
         return
     with psycopg.connect(**conninfo) as conn, conn.transaction():
@@ -208,8 +194,10 @@ def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, c
         entry_base = conn.execute("SELECT nextval('transactions_ledgerentry_id_seq')").fetchone()[0]
         t0 = conn.execute("SELECT now()").fetchone()[0]
         params = {
-            "big": big, "partner": partner, "initiator": initiator, "count": count, "amount": BULK_AMOUNT_MINOR,
+            "big": big, "partner": partner, "initiator": initiator, "count": count, "amount": amount,
             "key_base": key_base, "entry_base": entry_base, "t0": t0,
+            # The service's format with %s for the accounts and the amount, filled in by SQL's format().
+            "fingerprint": idempotency_fingerprint(Kind.TRANSFER, "%s", "%s", "%s"),
             "big0": balances[big], "partner0": balances[partner],
         }
         conn.execute(BULK_KEYS, params)
@@ -219,7 +207,7 @@ def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, c
         conn.execute(
             "UPDATE accounts_account SET balance = CASE WHEN id = %(big)s THEN %(big0)s - %(moved)s ELSE %(partner0)s + %(moved)s END,"
             " updated_at = %(t1)s WHERE id IN (%(big)s, %(partner)s)",
-            {**params, "moved": odd * BULK_AMOUNT_MINOR, "t1": conn.execute("SELECT %s::timestamptz + %s * interval '1 microsecond'", [t0, count]).fetchone()[0]},
+            {**params, "moved": odd * amount, "t1": conn.execute("SELECT %s::timestamptz + %s * interval '1 microsecond'", [t0, count]).fetchone()[0]},
         )
         conn.execute("SELECT setval('transactions_idempotencykey_id_seq', %s)", [key_base + count])
         conn.execute("SELECT setval('transactions_ledgerentry_id_seq', %s)", [entry_base + 2 * count + 1])

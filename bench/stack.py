@@ -1,18 +1,16 @@
-"""The service's own stack on a scratch database, for checks and benchmarks that drive it over HTTP.
+"""A Django stack on a scratch database, for checks and benchmarks that drive it over HTTP.
 
     with Stack(database="ledger_bankcheck", workers=2, threads=4) as stack:
         stack.url   # http://127.0.0.1:<free port>
         stack.env   # the overrides gunicorn runs with; apply them before django.setup() to share its data
 
-Entering drops and recreates the database, runs `manage.py migrate`, starts gunicorn on a free
-127.0.0.1 port and waits for GET /api/health to answer 200; leaving stops gunicorn (TERM, then
-KILL) and empties the stack's two Redis databases. The scratch database is left in place so a
-failed run can be inspected; the next run recreates it.
-
-Nothing here touches development or test data: the database is refused if it is the configured
-DATABASE_URL's (or its test_ twin), and Redis gets two databases of its own (cache and broker).
-No Celery worker runs, so emails stay in the outbox and their tasks in the stack's broker database.
-Throttles are raised far above any load a bench can make, so it measures the service, not them.
+Entering drops and recreates the database, migrates it, starts gunicorn on a free 127.0.0.1 port
+and waits for GET /api/health to answer 200; leaving stops gunicorn and empties the stack's two
+Redis databases (cache and broker). The database is left for inspection; the next run recreates
+it. The configured DATABASE_URL's database (and its test_ twin) is refused. No Celery worker runs,
+so emails stay in the outbox; throttles are out of reach, so a bench measures the service, not
+them. `extra_env` (DJANGO_SETTINGS_MODULE) and `wsgi_app` serve another project of this tree
+the same way (bench/floor/).
 """
 
 import http.client
@@ -44,6 +42,17 @@ class StackError(RuntimeError):
     """The stack could not be set up or did not come up healthy."""
 
 
+def http_get(port: int, path: str, token: str | None = None, timeout: float = 30.0) -> tuple[int, bytes]:
+    """The bench's one HTTP client for its own requests (the load itself is wrk's)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,19 +65,9 @@ def _with_path(url: str, path: str) -> str:
 
 
 class Stack:
-    def __init__(
-        self,
-        *,
-        database: str,
-        workers: int = 2,
-        threads: int = 4,
-        cache_db: int = 6,
-        broker_db: int = 7,
-        extra_env: dict[str, str] | None = None,
-        health_timeout: float = 30.0,
-        wsgi_app: str = "ledger_project.wsgi",
-        log=print,
-    ):
+    def __init__(self, *, database: str, workers: int = 2, threads: int = 4, cache_db: int = 6, broker_db: int = 7,
+                 extra_env: dict[str, str] | None = None, health_timeout: float = 30.0, wsgi_app: str = "ledger_project.wsgi",
+                 log=print):
         if not DATABASE_NAME.match(database):
             raise StackError(f"scratch database name {database!r}: use lower-case letters, digits and _")
         if (ROOT / ".env").exists():
@@ -81,7 +80,7 @@ class Stack:
 
         self.database = database
         self.workers, self.threads = workers, threads
-        # Another module only to run a check against a deliberately broken variant of the service.
+        # Another module also serves a deliberately broken variant of the service (a check's check).
         self.wsgi_app = wsgi_app
         self.health_timeout = health_timeout
         self.log = log
@@ -89,14 +88,9 @@ class Stack:
         self.cache_url = _with_path(base_redis_url, f"/{cache_db}")
         self.broker_url = _with_path(base_redis_url, f"/{broker_db}")
         self.env = {
-            "DJANGO_SETTINGS_MODULE": "ledger_project.settings.local",
-            "DATABASE_URL": self.database_url,
-            "CACHE_URL": self.cache_url,
-            "REDIS_URL": self.broker_url,
-            "THROTTLE_TRANSFER": UNTHROTTLED,
-            "THROTTLE_LOGIN": UNTHROTTLED,
-            "THROTTLE_REGISTER": UNTHROTTLED,
-            "LOG_LEVEL": "ERROR",
+            "DJANGO_SETTINGS_MODULE": "ledger_project.settings.local", "DATABASE_URL": self.database_url,
+            "CACHE_URL": self.cache_url, "REDIS_URL": self.broker_url, "LOG_LEVEL": "ERROR",
+            "THROTTLE_TRANSFER": UNTHROTTLED, "THROTTLE_LOGIN": UNTHROTTLED, "THROTTLE_REGISTER": UNTHROTTLED,
             **(extra_env or {}),
         }
         self.port = None
@@ -111,22 +105,14 @@ class Stack:
     def admin_conninfo(self, dbname: str = "postgres") -> dict:
         """psycopg.connect() keywords for the same server as the scratch database."""
         parts = urlsplit(self.database_url)
-        return {
-            "host": parts.hostname or "localhost",
-            "port": parts.port or 5432,
-            "user": parts.username or None,
-            "password": parts.password or None,
-            "dbname": dbname,
-            "connect_timeout": 5,
-        }
-
-    # --- lifecycle --------------------------------------------------------------------------
+        return {"host": parts.hostname or "localhost", "port": parts.port or 5432, "user": parts.username or None,
+                "password": parts.password or None, "dbname": dbname, "connect_timeout": 5}
 
     def __enter__(self):
         try:
             self.database_recreate()
             self.redis_flush()
-            self.migrate()
+            self.python("manage.py", "migrate", "--noinput")
             self.start()
         except BaseException:
             self.stop()
@@ -157,17 +143,14 @@ class Stack:
             except redis.RedisError as exc:
                 raise StackError(f"Redis at {url}: {exc}") from exc
 
-    def migrate(self):
+    def python(self, *args: str) -> str:
+        """Run Python (manage.py, a module) in the stack's environment; its standard output."""
         result = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            check=False,
+            [sys.executable, *args], cwd=ROOT, env={**os.environ, **self.env}, capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
-            raise StackError(f"manage.py migrate failed:\n{result.stdout}{result.stderr}")
+            raise StackError(f"{' '.join(args[:2])} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+        return result.stdout
 
     def start(self):
         """gunicorn on a free port; another process may take the port between our probe and
@@ -176,25 +159,15 @@ class Stack:
             self.port = _free_port()
             log = self.log_path.open("w")
             self.process = subprocess.Popen(
-                [
-                    str(ROOT / ".venv" / "bin" / "gunicorn"),
-                    self.wsgi_app,
-                    "--bind", f"127.0.0.1:{self.port}",
-                    "--workers", str(self.workers),
-                    "--threads", str(self.threads),
-                    # Clients keep their connections for the whole run; never close them under it.
-                    "--keep-alive", "75",
-                    "--graceful-timeout", "10",
-                    # gunicorn's default control socket is one path per machine user; several
-                    # stacks (and `make run`) would take it from each other.
-                    "--no-control-socket",
-                ],
-                cwd=ROOT,
-                env={**os.environ, **self.env, "PGAPPNAME": WEB_APPLICATION_NAME},
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                [str(ROOT / ".venv" / "bin" / "gunicorn"), self.wsgi_app, "--bind", f"127.0.0.1:{self.port}",
+                 "--workers", str(self.workers), "--threads", str(self.threads),
+                 # Clients keep their connections for the whole run; never close them under it.
+                 "--keep-alive", "75", "--graceful-timeout", "10",
+                 # The default control socket is one path per machine user: several stacks (and
+                 # `make run`) would take it from each other.
+                 "--no-control-socket"],
+                cwd=ROOT, env={**os.environ, **self.env, "PGAPPNAME": WEB_APPLICATION_NAME},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
             log.close()  # gunicorn has its own copy
             if self._wait_healthy():
@@ -206,18 +179,12 @@ class Stack:
 
     def _wait_healthy(self) -> bool:
         deadline = time.monotonic() + self.health_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
+                if http_get(self.port, "/api/health", timeout=2)[0] == 200:
                     return True
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 pass
-            finally:
-                conn.close()
             time.sleep(0.2)
         return False
 

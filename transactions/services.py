@@ -134,9 +134,9 @@ def _ledger_write(
     *, kind, initiator, idempotency_key, source, target, amount, reverses=None, reason=""
 ) -> LedgerWrite:
     if reverses is not None:
-        fingerprint = f"{kind}:{reverses.id}"
+        fingerprint = idempotency_fingerprint(kind, reverses.id)
     else:
-        fingerprint = f"{kind}:{source.id}:{target.id}:{amount}"
+        fingerprint = idempotency_fingerprint(kind, source.id, target.id, amount)
 
     with transaction.atomic():
         claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
@@ -169,6 +169,12 @@ def _ledger_write(
                 Transaction.objects.filter(id=reverses.id).update(status=Status.REVERSED, updated_at=timezone.now())
             _notify(txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner)
     return LedgerWrite(txn, False)
+
+
+def idempotency_fingerprint(kind, *subjects) -> str:
+    """What a key was used for: a replay must match it exactly. One format, so the bench's
+    bulk seed and its SQL script (bench/) derive it from here rather than copy it."""
+    return ":".join(str(part) for part in (kind, *subjects))
 
 
 CLAIM_SQL = f"""

@@ -4,7 +4,8 @@
 -- 11 round trips, the last 8 in one transaction. What the service computes in Python (the new
 -- balances, the email text) is computed here by pgbench between statements.
 --
--- Variables (-D): users, per_user, accounts. bench_pick (made by bench/seed.py) numbers the pool's
+-- Variables (-D): users, per_user, accounts, and fingerprint: the service's idempotency fingerprint
+-- (transactions.services.idempotency_fingerprint) with %s for the accounts and the amount. bench_pick (made by bench/seed.py) numbers the pool's
 -- accounts user by user, so user u owns n = u * per_user .. u * per_user + per_user - 1; its two
 -- look-ups ride along in statement 2 and stand in for the client's choice of accounts (which wrk
 -- makes in Lua). Amounts of 0.01..0.99 never decline, so the service's decline branch (a FAILED
@@ -39,7 +40,7 @@ BEGIN;
 
 -- 4. Claim the idempotency key (the service sends the client's key; a fresh one here).
 INSERT INTO transactions_idempotencykey (initiator_id, key, fingerprint, created_at)
-VALUES (':uid'::uuid, 'pgbench-' || gen_random_uuid(), 'TRANSFER:' || ':src' || ':' || ':dst' || ':' || :amount, now())
+VALUES (':uid'::uuid, 'pgbench-' || gen_random_uuid(), format(':fingerprint', ':src', ':dst', :amount), now())
 ON CONFLICT (initiator_id, key) DO NOTHING
 RETURNING id AS claim_id, gen_random_uuid() AS txn_id
 \gset
