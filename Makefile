@@ -45,7 +45,8 @@ test: venv proxy-tools
 	@$(PY) -m ledger_project.preflight
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Jepsen-style bank check against a gunicorn of its own on a scratch database (README, "Bank check"),
+# Jepsen-style bank check against a gunicorn and a redis-server of its own on a scratch database
+# (README, "Bank check"),
 # e.g. make bank-check ARGS="--seconds 60 --clients 32 --nemesis"
 bank-check: venv
 	@$(PY) -m ledger_project.preflight

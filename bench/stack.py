@@ -62,6 +62,7 @@ class Stack:
         database: str,
         workers: int = 2,
         threads: int = 4,
+        redis_url: str | None = None,
         cache_db: int = 6,
         broker_db: int = 7,
         extra_env: dict[str, str] | None = None,
@@ -77,7 +78,7 @@ class Stack:
         configured = urlsplit(base_db_url).path.lstrip("/") or "ledger"
         if database in (configured, f"test_{configured}"):
             raise StackError(f"refusing to drop {database!r}: it is the configured (or test) database")
-        base_redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+        base_redis_url = redis_url or os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
         self.database = database
         self.workers, self.threads = workers, threads
