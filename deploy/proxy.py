@@ -26,9 +26,9 @@ def nginx_binary() -> str:
 
 
 def upstream_max_conns(*, workers: int, threads: int) -> int:
-    """Requests let through to gunicorn at once: every thread busy and one more waiting per
+    """Requests let through to gunicorn at once: every thread busy and two more waiting per
     thread; past that nginx sheds with a 503 (deploy/nginx/ledger.conf.template)."""
-    return workers * threads * 2
+    return workers * threads * 3
 
 
 def proxy_config_write(run_dir: Path, *, listen: str, upstream: str, max_body_bytes: int, max_conns: int) -> Path:

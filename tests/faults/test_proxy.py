@@ -302,9 +302,9 @@ def test_overload_is_shed_with_fast_503s_and_goodput_holds(edge):
     payers = [Payer() for _ in range(200)]
     few, many = Load(edge.port, payers[:16]), Load(edge.port, payers)
     # Interleaved, so that whatever else the machine runs meanwhile weighs on both about alike.
-    for _ in range(2):
-        few.run(2.5)
-        many.run(5)
+    for _ in range(3):
+        few.run(2)
+        many.run(3.5)
 
     shed = [outcome for outcome in many.outcomes if outcome[0] == 503]
     summary = f"16 clients: {few.goodput():.1f}/s {few.statuses()}; 200 clients: {many.goodput():.1f}/s {many.statuses()}"
@@ -313,7 +313,7 @@ def test_overload_is_shed_with_fast_503s_and_goodput_holds(edge):
     assert statistics.median(seconds for _, seconds, _, _ in shed) < 0.1, summary
     assert set(many.statuses()) <= {201, 503}, summary
     # Serving 200 clients' 503s costs a little of the machine's two cores (nginx, and this
-    # test's own clients): a fifth is allowed for that and for noise, not the collapse that
-    # overload without shedding brings.
-    assert many.goodput() >= 0.8 * few.goodput(), summary
+    # test's own 200 threads), and other work on a shared machine moves both figures: 30 % is
+    # allowed for that (docs/testing.md), not the collapse that overload without shedding brings.
+    assert many.goodput() >= 0.7 * few.goodput(), summary
     assert ledger_verify().ok
