@@ -68,7 +68,7 @@ class Payer:
 
 
 def exchange(port, method, path, *, headers=None, body=None, timeout=5.0):
-    """One request on a new connection: (status, headers, raw body)."""
+    """One request on a new connection: (status, response, raw body)."""
     conn = HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -203,7 +203,7 @@ def test_what_nginx_lets_through_gunicorn_never_refuses_with_its_own_page(edge):
     assert status == 200, raw[:200]
 
 
-def test_an_unreachable_web_service_is_a_json_503_with_retry_after(db):
+def test_an_unreachable_web_service_is_a_json_503_with_retry_after():
     with nginx_proxy(free_port()) as edge:
         status, response, raw = exchange(edge.port, "GET", "/api/health")
 
@@ -247,6 +247,19 @@ def test_a_connection_reused_after_idle_still_works_with_gunicorn_as_shipped(web
 
 
 # --- overload (issue 9, item 25) -----------------------------------------------------------------
+
+
+def test_the_service_reads_the_proxys_queue_stamp(django_db_setup):
+    """nginx's X-Request-Start reaches the middleware in a form it reads: with no wait allowed,
+    every request through nginx is the service's own 503 (its security headers show whose)."""
+    with web_service(*SHIPPED_GUNICORN, TRUSTED_PROXY_COUNT=1, REQUEST_QUEUE_TIMEOUT_MS=-1) as web:
+        assert exchange(web.port, "GET", "/api/health")[0] == 200  # no stamp: never refused
+        with nginx_proxy(web.port) as edge:
+            status, response, raw = exchange(edge.port, "GET", "/api/health")
+
+    assert status == 503
+    assert json.loads(raw) == UNAVAILABLE
+    assert (response.getheader("Retry-After"), response.getheader("Referrer-Policy")) == ("1", "same-origin")
 
 
 class Load:
