@@ -17,5 +17,7 @@ RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
 RUN useradd --create-home --uid 1000 ledger && chown -R ledger /app
 USER ledger
 
+# gunicorn as shipped (deploy/gunicorn.conf.py); nginx is the edge in front of it (compose).
+ENV WEB_BIND=0.0.0.0:8000
 EXPOSE 8000
-CMD ["gunicorn", "ledger_project.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "ledger_project.wsgi"]

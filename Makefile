@@ -10,7 +10,7 @@ STAMP := $(VENV)/.requirements-installed
 # production, which refuses the development keys); `make test` uses the test settings.
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
-.PHONY: run test venv preflight migrate demo-user check-compose clean bank-check bench bench-smoke bench-profile bench-tools
+.PHONY: run test venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
 
 # Install requirements when the venv is new or requirements.txt changed.
 $(STAMP): requirements.txt
@@ -33,15 +33,22 @@ demo-user: migrate
 	@SYSTEM_USER_PASSWORD="$$DEMO_SYSTEM_USER_PASSWORD" $(PY) manage.py create_system_user --no-input \
 		--email "$${DEMO_SYSTEM_USER_EMAIL:-system@ledger.local}" --name "$${DEMO_SYSTEM_USER_NAME:-Ledger System}"
 
-# web (gunicorn on 127.0.0.1:8000), worker and beat together; Ctrl-C stops all three.
-run: demo-user
+# nginx from Debian's packages when missing (deploy/tools.sh, as root): the edge of `make run`,
+# and driven by tests/faults/test_proxy.py.
+proxy-tools:
+	@bash deploy/tools.sh
+
+# proxy (nginx on 127.0.0.1:8000) in front of web (gunicorn on 127.0.0.1:8001), worker and beat
+# together; Ctrl-C stops all four.
+run: demo-user proxy-tools
 	$(VENV)/bin/honcho start
 
-test: venv
+test: venv proxy-tools
 	@$(PY) -m ledger_project.preflight
 	DJANGO_SETTINGS_MODULE=ledger_project.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
-# Jepsen-style bank check against a gunicorn of its own on a scratch database (README, "Bank check"),
+# Jepsen-style bank check against a gunicorn and a redis-server of its own on a scratch database
+# (README, "Bank check"),
 # e.g. make bank-check ARGS="--seconds 60 --clients 32 --nemesis"
 bank-check: venv
 	@$(PY) -m ledger_project.preflight
@@ -72,8 +79,9 @@ bench-smoke: bench-tools
 bench-profile: bench-tools
 	$(PY) bench/run.py --scenarios transfer --clients 16 --profile --results bench/results/profile $(ARGS)
 
+# With the Compose plugin, or Debian's docker-compose.
 check-compose:
-	docker compose config --quiet
+	@if docker compose version >/dev/null 2>&1; then docker compose config --quiet; else docker-compose config -q; fi
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

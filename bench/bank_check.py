@@ -3,7 +3,8 @@
     .venv/bin/python bench/bank_check.py --seconds 60 --clients 32 [--nemesis]
 
 1. Stack (bench/stack.py): a scratch database (`--database`, dropped and recreated), migrations,
-   gunicorn on a free port with throttles raised and Redis databases of its own. No Celery worker.
+   gunicorn on a free port with throttles raised, and a redis-server of its own on a free port
+   (or the one on `--redis-port`, whose `--redis-dbs` are then flushed). No Celery worker.
 2. Setup, through the project's own services: a system user, one user per client with two INR
    accounts and a JWT each, every account funded with `--funding` through the HTTP initial-funds
    endpoint.
@@ -26,6 +27,7 @@ anomaly, 2 when the check could not run.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -46,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.stack import Stack, StackError  # noqa: E402
+from tests.faults.processes import free_port, redis_server  # noqa: E402  (the fault tests' launcher)
 
 CHECKER_APPLICATION_NAME = "bank-check"  # the checker's own PostgreSQL sessions; the nemesis spares them
 CURRENCY = "INR"
@@ -614,10 +617,14 @@ def parse_args(argv):
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")), help="gunicorn workers (default $WEB_WORKERS or 2)")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")), help="gunicorn threads per worker (default $WEB_THREADS or 4)")
     parser.add_argument("--database", default="ledger_bankcheck", help="scratch database, dropped and recreated (default ledger_bankcheck)")
+    parser.add_argument("--redis-port", type=int, default=None,
+                        help="use the Redis already on 127.0.0.1:PORT, flushing its --redis-dbs (default: start a redis-server of its own on a free port)")
     parser.add_argument("--redis-dbs", type=redis_pair, default="6,7", help="Redis databases for the cache and the broker, flushed (default 6,7)")
     parser.add_argument("--wsgi-app", default="ledger_project.wsgi", help="gunicorn app; another only to see the check fail on a broken variant")
     parser.add_argument("--seed", default=None, help="random seed for the clients' choices (default: random, printed)")
     args = parser.parse_args(argv)
+    if args.redis_port is not None and not 0 < args.redis_port < 65536:
+        parser.error("--redis-port must be a TCP port, 1..65535")
     if args.clients < 1 or args.seconds <= 0 or not 0 <= args.read_ratio < 1 or args.funding < 1 or args.max_amount < 1:
         parser.error("need --clients >= 1, --seconds > 0, 0 <= --read-ratio < 1 and positive amounts")
     args.seed = args.seed or secrets.token_hex(4)
@@ -630,20 +637,36 @@ def main(argv) -> int:
     # Tokens must outlive the run; the web only checks their expiry.
     token_minutes = max(15, int(args.seconds // 60) + 15)
     try:
-        stack = Stack(
-            database=args.database,
-            workers=args.workers,
-            threads=args.threads,
-            cache_db=cache_db,
-            broker_db=broker_db,
-            wsgi_app=args.wsgi_app,
-            extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": str(token_minutes)},
-        )
-        with stack:
-            return 0 if bank_check(stack, args) else 1
+        with contextlib.ExitStack() as resources:
+            redis_port = args.redis_port or own_redis_port(resources)
+            stack = Stack(
+                database=args.database,
+                workers=args.workers,
+                threads=args.threads,
+                redis_url=f"redis://127.0.0.1:{redis_port}/0",
+                cache_db=cache_db,
+                broker_db=broker_db,
+                wsgi_app=args.wsgi_app,
+                extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": str(token_minutes)},
+            )
+            with stack:
+                return 0 if bank_check(stack, args) else 1
     except StackError as exc:
         print(f"bank check: ERROR ({exc})")
         return 2
+
+
+def own_redis_port(resources: contextlib.ExitStack) -> int:
+    """A redis-server of the check's own, stopped when `resources` closes: the stack flushes its
+    databases, which must never be a Redis somebody else uses."""
+    port = free_port()
+    try:
+        resources.enter_context(redis_server(port))
+    except FileNotFoundError as exc:
+        raise StackError("redis-server is not installed; install it, or pass --redis-port of a Redis to use") from exc
+    except AssertionError as exc:  # it never answered
+        raise StackError(f"redis-server on port {port}: {exc}") from exc
+    return port
 
 
 def bank_check(stack: Stack, args) -> bool:

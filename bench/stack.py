@@ -65,9 +65,20 @@ def _with_path(url: str, path: str) -> str:
 
 
 class Stack:
-    def __init__(self, *, database: str, workers: int = 2, threads: int = 4, cache_db: int = 6, broker_db: int = 7,
-                 extra_env: dict[str, str] | None = None, health_timeout: float = 30.0, wsgi_app: str = "ledger_project.wsgi",
-                 log=print):
+    def __init__(
+        self,
+        *,
+        database: str,
+        workers: int = 2,
+        threads: int = 4,
+        redis_url: str | None = None,
+        cache_db: int = 6,
+        broker_db: int = 7,
+        extra_env: dict[str, str] | None = None,
+        health_timeout: float = 30.0,
+        wsgi_app: str = "ledger_project.wsgi",
+        log=print,
+    ):
         if not DATABASE_NAME.match(database):
             raise StackError(f"scratch database name {database!r}: use lower-case letters, digits and _")
         if (ROOT / ".env").exists():
@@ -76,7 +87,7 @@ class Stack:
         configured = urlsplit(base_db_url).path.lstrip("/") or "ledger"
         if database in (configured, f"test_{configured}"):
             raise StackError(f"refusing to drop {database!r}: it is the configured (or test) database")
-        base_redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+        base_redis_url = redis_url or os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
         self.database = database
         self.workers, self.threads = workers, threads

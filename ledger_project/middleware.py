@@ -1,8 +1,17 @@
+import math
+import time
 from urllib.parse import unquote
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
-from .exceptions import InvalidInputError, LengthRequiredError, PayloadTooLargeError, error_response
+from .exceptions import (
+    InvalidInputError,
+    LengthRequiredError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    error_response,
+)
 
 NUL_MESSAGE = "The path and query string must not contain NUL characters."
 
@@ -23,8 +32,6 @@ class NulCharacterMiddleware:
         if "\x00" in request.path or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
             return error_response(InvalidInputError(NUL_MESSAGE))
         return self.get_response(request)
-
-
 class RequestBodyLimitMiddleware:
     """Refuse a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with a JSON 413, and one without a
     length with a JSON 411, before any view.
@@ -48,3 +55,37 @@ class RequestBodyLimitMiddleware:
         except RequestDataTooBig:
             return error_response(PayloadTooLargeError())
         return self.get_response(request)
+
+
+class RequestQueueTimeoutMiddleware:
+    """Answer 503 without running the view when the request already waited longer than
+    REQUEST_QUEUE_TIMEOUT_MS between the proxy and this process (gunicorn's queue).
+
+    A client gives up after a few seconds; a request that waited that long in the queue would
+    still take a thread and perhaps a row lock for an answer nobody reads, while the requests
+    behind it wait longer still. The proxy stamps `X-Request-Start: t=<seconds since the epoch>`
+    as it hands the request on (deploy/nginx/); without a trusted proxy the header is the
+    client's own and is ignored.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if settings.TRUSTED_PROXY_COUNT > 0:
+            waited_ms = request_queue_wait_ms(request.META.get("HTTP_X_REQUEST_START", ""))
+            if waited_ms is not None and waited_ms > settings.REQUEST_QUEUE_TIMEOUT_MS:
+                return error_response(ServiceUnavailableError(headers={"Retry-After": "1"}))
+        return self.get_response(request)
+
+
+def request_queue_wait_ms(header: str) -> float | None:
+    """Milliseconds since the proxy's `t=<seconds>` stamp (nginx's $msec); None if there is no
+    readable stamp, which is no reason to refuse a request."""
+    try:
+        started = float(header.removeprefix("t="))
+    except ValueError:
+        return None
+    if not math.isfinite(started):
+        return None
+    return (time.time() - started) * 1000

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     # First: nothing below may see a NUL in the path or query string (PostgreSQL cannot).
     "ledger_project.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Early, so a request that waited too long in the queue costs nothing more.
+    "ledger_project.middleware.RequestQueueTimeoutMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,6 +80,11 @@ MIDDLEWARE = [
 # Larger request bodies are a JSON 413 (ledger_project.middleware); a proxy in front should
 # refuse them even earlier.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=65536)
+# Proxies in front (nginx, deploy/nginx/) whose X-Forwarded-For and X-Request-Start are trusted.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# A request that waited longer than this behind the proxy is answered 503 unrun: its client
+# has most likely given up (ledger_project.middleware.RequestQueueTimeoutMiddleware).
+REQUEST_QUEUE_TIMEOUT_MS = env.int("REQUEST_QUEUE_TIMEOUT_MS", default=2000)
 
 ROOT_URLCONF = "ledger_project.urls"
 WSGI_APPLICATION = "ledger_project.wsgi.application"
@@ -176,7 +183,7 @@ REST_FRAMEWORK = {
     # camelCase like every other key on the wire, and the handler's own key for list errors.
     "NON_FIELD_ERRORS_KEY": "nonFieldErrors",
     "DEFAULT_SCHEMA_CLASS": "ledger_project.schema.AutoSchema",
-    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 # Read on every request by ledger_project.throttling, so they can change without a restart of tests.

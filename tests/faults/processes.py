@@ -102,12 +102,12 @@ def _stop(process):
 
 
 @contextmanager
-def web_service(**env):
+def web_service(*gunicorn_args, **env):
     """gunicorn with one worker and one thread, so every request reuses one database
-    connection, as a long-running web process does."""
+    connection, as a long-running web process does; `gunicorn_args` add to or override that."""
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "ledger_project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--no-control-socket"],
+        [str(BIN / "gunicorn"), "ledger_project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--no-control-socket", *gunicorn_args],
         cwd=ROOT,
         env=service_env(**env),
         stdout=subprocess.DEVNULL,

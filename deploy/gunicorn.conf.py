@@ -1,0 +1,56 @@
+"""gunicorn as shipped (`gunicorn -c deploy/gunicorn.conf.py ledger_project.wsgi`): the Procfile's
+`web` line, the image and compose. nginx (deploy/nginx/) is the edge in front of it: it holds
+slow clients, sheds overload and hides the server's name, which gunicorn has no setting for.
+"""
+
+import json
+import os
+
+from gunicorn import util
+
+bind = os.environ.get("WEB_BIND", "127.0.0.1:8001")
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+worker_class = "gthread"
+
+# Longer than nginx's upstream keepalive_timeout (60 s): the side that closes an idle connection
+# is always nginx, never gunicorn under a request nginx is just sending (gunicorn's 2 s default
+# broke reused connections, issue 9 item 26), and longer than a direct client's usual idle.
+keepalive = 90
+
+# nginx reads request lines and header lines of up to 8 KB (large_client_header_buffers 4 8k) and
+# at most 32 KB of headers in all, so at most about 8,000 header lines: gunicorn's limits go to
+# their maximums to stay above that.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 32768
+
+# Several gunicorns on one machine (`make run`, the bench, the tests) would take each other's
+# default control socket, which is one path per machine user.
+control_socket_disable = True
+accesslog = "-"
+
+
+# gunicorn refuses a request it cannot parse (a control character in a header, a raw non-ASCII
+# byte in the path, both of which nginx passes on) with an HTML page of its own, before Django
+# sees it. gunicorn has no setting for that page, so its one writer of them is replaced here:
+# the same refusal, in the API.md error shape. Loud, not silent, if gunicorn ever renames it.
+GUNICORN_ERROR_CODES = {
+    403: ("You do not have permission to do this.", "permission_denied"),
+    414: ("The request URI is too long.", "uri_too_long"),
+    431: ("The request headers are too large.", "headers_too_large"),
+    500: ("Internal server error.", "server_error"),
+    501: ("The request uses a transfer coding this server does not support.", "not_implemented"),
+}
+
+
+def write_json_error(sock, status_int, reason, mesg):
+    message, code = GUNICORN_ERROR_CODES.get(status_int, ("Bad request.", "validation_error"))
+    body = json.dumps({"message": message, "code": code}).encode()
+    head = f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    util.write_nonblock(sock, f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body)
+
+
+if not callable(getattr(util, "write_error", None)):
+    raise RuntimeError("gunicorn.util.write_error is gone: see deploy/gunicorn.conf.py")
+util.write_error = write_json_error
