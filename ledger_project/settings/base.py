@@ -22,7 +22,14 @@ if (BASE_DIR / ".env").exists():
 # refuses them (signing_key_refusal); tests/security/test_production.py fails when a tracked file
 # holds a key that is not in this list.
 DEVELOPMENT_SECRET_KEY = "insecure-local-development-key-change-me-0123456789"
-PUBLIC_KEYS = frozenset({DEVELOPMENT_SECRET_KEY, "insecure-compose-development-key-change-me", "change-me"})
+PUBLIC_KEYS = frozenset(
+    {
+        DEVELOPMENT_SECRET_KEY,
+        "insecure-compose-development-key-change-me",
+        "change-me",
+        "bench-floor-served-only-on-loopback-never-secret",  # bench/floor/settings.py
+    }
+)
 
 
 def signing_key_refusal(key: str) -> str | None:
