@@ -12,11 +12,12 @@ export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
 .PHONY: run test venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
 
-# Install requirements when the venv is new or requirements.txt changed.
-$(STAMP): requirements.txt
+# Install requirements/local.txt (production's packages, tests, tools) when the venv is new or
+# any requirements file changed: local.txt includes the others.
+$(STAMP): $(wildcard requirements/*.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements/local.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
