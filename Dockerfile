@@ -7,8 +7,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=ledger_project.settings.production
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# Production's packages only: no test runner, fuzzer or linter in the image.
+COPY requirements/base.txt requirements/production.txt requirements/
+RUN pip install --no-cache-dir -r requirements/production.txt
 
 COPY . .
 # The admin's and the API docs' assets for production's manifest storage; a throwaway key only

@@ -10,13 +10,14 @@ STAMP := $(VENV)/.requirements-installed
 # production, which refuses the development keys); `make test` uses the test settings.
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
-.PHONY: run test venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
+.PHONY: run test lint venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
 
-# Install requirements when the venv is new or requirements.txt changed.
-$(STAMP): requirements.txt
+# Install requirements/local.txt (production's packages, tests, tools) when the venv is new or
+# any requirements file changed: local.txt includes the others.
+$(STAMP): $(wildcard requirements/*.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements/local.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -42,6 +43,11 @@ proxy-tools:
 # together; Ctrl-C stops all four.
 run: demo-user proxy-tools
 	$(VENV)/bin/honcho start
+
+# Lint and format check (pyproject.toml); .ci/run runs it before the tests.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: venv proxy-tools
 	@$(PY) -m ledger_project.preflight

@@ -238,8 +238,18 @@ MAX_ACCOUNTS_PER_USER = env.int("MAX_ACCOUNTS_PER_USER", default=20)
 HEALTH_DETAILS_PUBLIC = env.bool("HEALTH_DETAILS_PUBLIC", default=False)
 
 # --- Email (through the outbox in notifications/) -------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]  # filemail:///path
+# The send holds its outbox row's lock (notifications.services.outbox_email_send): a mail server
+# that accepts and then says nothing must not hold it for ever (Django's default: no timeout).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ledger <no-reply@ledger.local>")
 OUTBOX_REDISPATCH_AFTER_SECONDS = env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", default=60)
 
@@ -261,6 +271,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# Backstops for a task that hangs (EMAIL_TIMEOUT covers a silent mail server first): the soft limit
+# raises inside the task, so its transaction rolls back and its row locks go; the hard one kills
+# the worker process. Both well under the visibility timeout, or the broker would hand a
+# still-running task to a second worker.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 
