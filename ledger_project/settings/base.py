@@ -175,7 +175,15 @@ MAX_TRANSFER_AMOUNT = Decimal(env("MAX_TRANSFER_AMOUNT", default="1000000000.00"
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ledger <no-reply@ledger.local>")
+# Every SMTP conversation is bounded: the outbox row stays locked while its mail goes out.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+# The relay's lease: a row handed to a worker and still unsent this much later is handed over again.
 OUTBOX_REDISPATCH_AFTER_SECONDS = env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", default=60)
+OUTBOX_RELAY_CHUNK_SIZE = env.int("OUTBOX_RELAY_CHUNK_SIZE", default=50)
+# A passing mail failure is retried after this long, then twice as long each time; after the last
+# attempt the row is marked failed. A refusal for good (a 5xx for the address) fails it at once.
+OUTBOX_RETRY_BACKOFF_SECONDS = env.int("OUTBOX_RETRY_BACKOFF_SECONDS", default=30)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
@@ -184,8 +192,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Publishing happens after a commit, in the request: if Redis is down, fail fast and let beat
-# re-dispatch later instead of making the client wait.
+# Only the outbox relay publishes (in a worker, never in a request): if Redis is down it fails
+# fast and gives its rows back for the next run.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
@@ -216,9 +224,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.ledger_audit",
         "schedule": cron_schedule(env("LEDGER_AUDIT_CRON", default="30 2 * * *")),
     },
-    "redispatch-unsent-outbox-emails": {
-        "task": "notifications.tasks.outbox_redispatch_unsent",
-        "schedule": env.int("OUTBOX_REDISPATCH_INTERVAL_SECONDS", default=60),
+    # The worst delay of an email is about this interval: the relay hands new rows to the workers.
+    "relay-outbox-emails": {
+        "task": "notifications.tasks.outbox_relay",
+        "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0),
+        # A relay message stuck behind a backlog is dropped: a newer one follows every interval.
+        "options": {"expires": 10},
     },
 }
 

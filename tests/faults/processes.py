@@ -4,6 +4,7 @@ the tests that use it need committed data (`transaction=True`). A test that must
 starts its own with these launchers: the machine's shared PostgreSQL and Redis are never stopped,
 restarted or flushed."""
 
+import email
 import glob
 import json
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,6 +261,46 @@ def customers_seed(web, *, database_url, count=1, amount="100.00") -> list[tuple
         web.call("POST", "/api/transactions/system/initial-funds", token=system, body=funding)
         customers.append((token, source, target))
     return customers
+
+
+class MailSink:
+    """An aiosmtpd handler: keeps every message it accepts, refuses some recipients for good
+    (550) and defers others (451), as a real mail server does."""
+
+    def __init__(self, refuse=(), defer=()):
+        self.refuse, self.defer = {a.lower() for a in refuse}, {a.lower() for a in defer}
+        self.messages: list[email.message.Message] = []
+        self.email_url = ""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return "550 5.1.1 No such user here"
+        if address.lower() in self.defer:
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def message_ids(self) -> list[str]:
+        return [message["Message-ID"] for message in self.messages]
+
+
+@contextmanager
+def smtp_server(*, refuse=(), defer=()):
+    """A real SMTP server on a free port (in this process, on a thread of its own); its
+    `email_url` is the EMAIL_URL that points the service at it."""
+    sink = MailSink(refuse, defer)
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.email_url = f"smtp://127.0.0.1:{port}"
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 def emails_in(directory) -> list[str]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from authn.services import tokens_issue
 from notifications.models import OutboxEmail
-from notifications.services import email_enqueue
+from notifications.services import email_enqueue, outbox_relay
 from notifications.tasks import outbox_email_send
 from tests.factories import AccountFactory, funded_account
 from transactions.audit import ledger_verify
@@ -150,12 +150,12 @@ def test_the_web_process_survives_a_postgresql_restart():
     assert status == 201, answer
 
 
-def test_transfers_commit_while_redis_is_down_and_beat_sends_every_email_once(user, accounts, tmp_path):
+def test_transfers_commit_while_redis_is_down_and_the_relay_sends_every_email_once(user, accounts, tmp_path):
     source, target = accounts
     token, _ = tokens_issue(user=user)
     port = processes.free_port()
     redis_env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "CACHE_URL": f"redis://127.0.0.1:{port}/1"}
-    mail_env = {"EMAIL_URL": f"filemail:///{tmp_path}", "OUTBOX_REDISPATCH_AFTER_SECONDS": 0}
+    mail_env = {"EMAIL_URL": f"filemail:///{tmp_path}"}
 
     emails_before = OutboxEmail.objects.count()  # the funding's, sent long ago in real life
     OutboxEmail.objects.update(sent_at=timezone.now())
@@ -175,12 +175,12 @@ def test_transfers_commit_while_redis_is_down_and_beat_sends_every_email_once(us
     unsent = OutboxEmail.objects.filter(sent_at__isnull=True)
     assert unsent.count() == 6 and OutboxEmail.objects.count() == emails_before + 6
 
-    # Redis is back: beat re-dispatches the unsent rows every second and a worker sends them.
+    # Redis is back: beat's relay hands the unsent rows over every second and a worker sends them.
     with processes.redis_server(port), processes.celery_worker(
-        "--beat", "--schedule", str(tmp_path / "beat-schedule"), OUTBOX_REDISPATCH_INTERVAL_SECONDS=1, **redis_env, **mail_env
+        "--beat", "--schedule", str(tmp_path / "beat-schedule"), OUTBOX_RELAY_INTERVAL_SECONDS=1, **redis_env, **mail_env
     ):
         wait_for(lambda: not unsent.exists(), timeout=60, what="every outbox row to be sent")
-        time.sleep(3)  # a few more re-dispatch rounds: none may send again
+        time.sleep(3)  # a few more relay rounds: none may send again
 
     assert len(processes.emails_in(tmp_path)) == 6
     assert ledger_verify().ok
@@ -189,6 +189,7 @@ def test_transfers_commit_while_redis_is_down_and_beat_sends_every_email_once(us
 def test_a_worker_killed_while_sending_leaves_the_email_for_the_next_worker_and_sends_once(broker, tmp_path):
     env = {"EMAIL_URL": f"filemail:///{tmp_path}", "CELERY_VISIBILITY_TIMEOUT": 2}
     row = email_enqueue(to="someone@example.com", subject=f"killed-{uuid.uuid4()}", body="hello")
+    assert outbox_relay() == 1
     assert broker.published() == [("notifications.tasks.outbox_email_send", [row.id])]
     # Hold the row: the worker's task blocks inside its transaction, mid-send.
     blocker = connect()
