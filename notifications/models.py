@@ -4,11 +4,10 @@ from django.utils import timezone
 
 
 class OutboxEmailQuerySet(models.QuerySet):
-    def due(self):
-        """Rows the relay should hand to a worker now: neither sent nor failed, and past their
-        next attempt (a row just handed over is leased until then). The database's clock decides,
-        the one that wrote `next_attempt_at`."""
-        return self.filter(sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=Now())
+    def due(self, now):
+        """Rows to hand to a worker at `now`: neither sent nor failed, and past their next attempt
+        (a row just handed over is leased until then)."""
+        return self.filter(sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now)
 
 
 class OutboxEmail(models.Model):

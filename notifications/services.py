@@ -13,7 +13,6 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from .models import OutboxEmail
@@ -36,7 +35,7 @@ def outbox_rows_enqueue(*, rows: list[OutboxEmail]) -> list[OutboxEmail]:
 
 
 def outbox_relay(*, chunk_size: int | None = None) -> int:
-    """Hand every due row to the workers, `chunk_size` ids per message, until none is due;
+    """Hand every row due when the run starts to the workers, `chunk_size` ids per message;
     returns how many rows were handed over.
 
     Each chunk is claimed with SKIP LOCKED and leased, so relays running at once share the backlog
@@ -44,21 +43,22 @@ def outbox_relay(*, chunk_size: int | None = None) -> int:
     worker that died). A broker failure gives the chunk back for the next run.
     """
     chunk_size = chunk_size or settings.OUTBOX_RELAY_CHUNK_SIZE
+    started = timezone.now()  # rows leased by this run are due later: the loop ends
     handed = 0
-    while ids := _outbox_claim(limit=chunk_size):
+    while ids := _outbox_claim(due_at=started, limit=chunk_size):
         if not _outbox_publish(ids):
-            OutboxEmail.objects.filter(id__in=ids).update(next_attempt_at=Now())
+            OutboxEmail.objects.filter(id__in=ids).update(next_attempt_at=timezone.now())
             break
         handed += len(ids)
     return handed
 
 
-def _outbox_claim(*, limit: int) -> list[int]:
+def _outbox_claim(*, due_at, limit: int) -> list[int]:
     lease = timedelta(seconds=settings.OUTBOX_REDISPATCH_AFTER_SECONDS)
     with transaction.atomic():
-        due = OutboxEmail.objects.due().order_by("next_attempt_at").select_for_update(skip_locked=True)
+        due = OutboxEmail.objects.due(due_at).order_by("next_attempt_at").select_for_update(skip_locked=True)
         ids = list(due.values_list("id", flat=True)[:limit])
-        OutboxEmail.objects.filter(id__in=ids).update(next_attempt_at=Now() + lease)
+        OutboxEmail.objects.filter(id__in=ids).update(next_attempt_at=timezone.now() + lease)
     return ids
 
 
@@ -116,7 +116,7 @@ def _outbox_attempt_failed(row: OutboxEmail, exc: Exception) -> None:
         logger.error("outbox email %s failed after %d attempt(s): %s", row.id, row.attempts, row.last_error)
     else:
         delay = settings.OUTBOX_RETRY_BACKOFF_SECONDS * 2 ** (row.attempts - 1)
-        row.next_attempt_at = Now() + timedelta(seconds=delay)
+        row.next_attempt_at = timezone.now() + timedelta(seconds=delay)
         logger.warning("outbox email %s attempt %d failed, retrying in %d s: %s", row.id, row.attempts, delay, row.last_error)
     row.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
 

@@ -59,7 +59,7 @@ def test_the_request_path_publishes_nothing(client, db, broker, django_capture_o
 
     assert callbacks == []
     assert broker.published() == []
-    assert OutboxEmail.objects.due().count() == 1
+    assert OutboxEmail.objects.due(timezone.now()).count() == 1
 
 
 def test_nothing_is_written_when_the_transaction_rolls_back(db):
@@ -125,6 +125,15 @@ def test_the_relay_hands_over_the_due_rows_once_per_lease(db, broker, relay):
     assert leased_until > timezone.now() + timedelta(seconds=settings.OUTBOX_REDISPATCH_AFTER_SECONDS - 5)
 
 
+def test_a_relay_run_ends_even_without_a_lease(db, broker, settings):
+    # Only the rows due when the run started: a row it hands over is never handed again by the same run.
+    settings.OUTBOX_REDISPATCH_AFTER_SECONDS = 0
+    row = _row(due_in_seconds=-1)
+
+    assert outbox_relay() == 1
+    assert broker.published() == [(SEND_TASK, [row.id])]
+
+
 def test_the_relay_drains_a_backlog_in_one_run_in_small_chunks(db, broker):
     backlog = OutboxEmail.objects.bulk_create(OutboxEmail(to=f"u{n}@example.com", subject="s", body="b") for n in range(1234))
 
@@ -157,7 +166,7 @@ def test_a_bad_address_fails_its_own_row_and_the_rest_of_the_chunk_is_sent(db):
     bad.refresh_from_db()
     # Failed at its first attempt: no retry can make that header.
     assert (bad.status, bad.attempts) == ("failed", 1) and "\\u2028" in bad.last_error
-    assert not OutboxEmail.objects.due().filter(id=bad.id).exists()
+    assert not OutboxEmail.objects.due(timezone.now()).filter(id=bad.id).exists()
 
 
 def test_a_recipient_refused_for_good_is_failed_at_once_and_blocks_nobody(db, smtp):
@@ -172,7 +181,7 @@ def test_a_recipient_refused_for_good_is_failed_at_once_and_blocks_nobody(db, sm
     assert (refused.status, refused.attempts) == ("failed", 1)
     assert refused.last_error.startswith("SMTPRecipientsRefused") and "550" in refused.last_error
     # A dead letter: the relay never hands it over again.
-    assert not OutboxEmail.objects.due().filter(id=refused.id).exists()
+    assert not OutboxEmail.objects.due(timezone.now()).filter(id=refused.id).exists()
 
 
 def test_a_passing_refusal_is_retried_with_backoff_then_failed(db, smtp, settings):
