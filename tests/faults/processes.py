@@ -7,6 +7,7 @@ restarted or flushed."""
 import email
 import glob
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -292,6 +293,7 @@ class MailSink:
 def smtp_server(*, refuse=(), defer=()):
     """A real SMTP server on a free port (in this process, on a thread of its own); its
     `email_url` is the EMAIL_URL that points the service at it."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
     sink = MailSink(refuse, defer)
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
