@@ -78,13 +78,34 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://localhost:5432/ledger")}
-# Persistent connections, checked before reuse so a restarted PostgreSQL costs no failed request.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# Connections come from a psycopg pool per process (Django's native pool; it needs CONN_MAX_AGE=0),
+# so a process never holds more than DB_POOL_MAX_SIZE of them: gunicorn's threads share their
+# worker's pool, and connections idle past DB_POOL_MAX_IDLE_SECONDS (above one) are closed. The web
+# can then never hold every connection the server has and starve the Celery worker; preflight
+# checks that all processes together fit under max_connections (ledger_project/preflight.py).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=env.int("WEB_THREADS", default=4))
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+# With a pool this is psycopg_pool's check: an empty query each time a connection is lent (no
+# parse, no plan, unlike the SELECT 1 of persistent connections), so a restarted PostgreSQL costs
+# no failed request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A request never waits longer than this for a row lock (a hot account, a lock held by an
-# operator's session): it gives up with 503 and writes nothing instead of hanging.
-DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"
+# operator's session), nor runs a statement longer than the second: it gives up with 503 and
+# writes nothing, and its thread serves the next request instead of hanging.
+DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=1000)
+DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    {
+        "options": f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+        "pool": {
+            "min_size": min(1, DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            # Waiting longer than this for a free connection is a 503, like any database error.
+            "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=5.0),
+            "max_idle": env.float("DB_POOL_MAX_IDLE_SECONDS", default=60.0),
+        },
+    }
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and the cache that holds throttle counters --------------------------

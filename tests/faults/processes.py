@@ -112,12 +112,13 @@ def _stop(process):
 
 
 @contextmanager
-def web_service(**env):
-    """gunicorn with one worker and one thread, so every request reuses one database
-    connection, as a long-running web process does."""
+def web_service(*extra_args, **env):
+    """gunicorn with one worker and one thread unless `extra_args` say otherwise (`"--workers",
+    "2"`: gunicorn takes the last value), so every request reuses one database connection, as a
+    long-running web process does."""
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "ledger_project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--no-control-socket"],
+        [str(BIN / "gunicorn"), "ledger_project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--no-control-socket", *extra_args],
         cwd=ROOT,
         env=service_env(**env),
         stdout=subprocess.DEVNULL,

@@ -92,10 +92,13 @@ def test_a_backend_killed_mid_transfer_leaves_nothing_and_the_retry_completes_on
     assert ledger_verify().ok
 
 
-def test_lock_timeout_is_configured_on_every_connection():
+def test_lock_and_statement_timeouts_are_configured_on_every_connection():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT setting, unit FROM pg_settings WHERE name = 'lock_timeout'")
-        assert cursor.fetchone() == (str(settings.DB_LOCK_TIMEOUT_MS), "ms")
+        cursor.execute("SELECT name, setting, unit FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout') ORDER BY name")
+        assert cursor.fetchall() == [
+            ("lock_timeout", str(settings.DB_LOCK_TIMEOUT_MS), "ms"),
+            ("statement_timeout", str(settings.DB_STATEMENT_TIMEOUT_MS), "ms"),
+        ]
 
 
 def test_a_row_lock_held_elsewhere_gives_up_with_503_and_writes_nothing(auth_client, accounts):
@@ -104,7 +107,7 @@ def test_a_row_lock_held_elsewhere_gives_up_with_503_and_writes_nothing(auth_cli
     blocker = connect()
     blocker.execute("SELECT id FROM accounts_account WHERE id = %s FOR UPDATE", [source.id])
     with connection.cursor() as cursor:
-        # The configured timeout (5 s by default) is checked above; a short one keeps this quick.
+        # The configured timeout (1 s by default) is checked above; a shorter one keeps this quick.
         cursor.execute("SET lock_timeout = '300ms'")
     try:
         response = auth_client.post(TRANSACTIONS, body, format="json")
