@@ -182,6 +182,16 @@ def _postgresql_bindir() -> Path | None:
     return bindir
 
 
+def _server_owner() -> dict:
+    """PostgreSQL refuses to run as root: a suite running as root runs the server as `postgres`."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        return {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid}
+    except KeyError:
+        pytest.skip("running as root with no `postgres` user to run a PostgreSQL server as")
+
+
 class PostgreSQL:
     """A server of the test's own, in a temporary directory, holding a migrated `ledger` database
     (`database_url`). Tests restart or starve it; the machine's shared server is never touched."""
@@ -193,10 +203,8 @@ class PostgreSQL:
         self.database_url = f"postgres://postgres@127.0.0.1:{port}/ledger"
 
     def run(self, program, *args):
-        # PostgreSQL refuses to run as root; when the suite is root, the server runs as `postgres`.
-        owner = {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid} if os.geteuid() == 0 else {}
         command = [str(self.bindir / program), *map(str, args)]
-        subprocess.run(command, check=True, capture_output=True, **owner)
+        subprocess.run(command, check=True, capture_output=True, **_server_owner())
 
     def pg_ctl(self, *args):
         # The server's output goes to its log, never to our pipes (which would then never close).
@@ -223,8 +231,8 @@ def postgresql_server(**settings):
     if bindir is None:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
     home = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres", pwd.getpwnam("postgres").pw_gid)
+    if owner := _server_owner():
+        shutil.chown(home, owner["user"], owner["group"])
     # Durability is not under test here; without fsync a fresh cluster starts in a second.
     server = PostgreSQL(bindir, home, free_port(), {"fsync": "off", **settings})
     try:
@@ -249,11 +257,11 @@ def customers_seed(web, *, database_url, count=1, amount="100.00") -> list[tuple
     service's own API and commands: for a database the test's Django connection does not reach."""
     password = "system-pass-phrase"
     created = subprocess.run(
-        [sys.executable, "manage.py", "create_system_user", "--no-input", "--email", "system@ledger.local", "--name", "System", "--password", password],
+        [sys.executable, "manage.py", "create_system_user", "--no-input", "--email", "system@example.com", "--name", "System", "--password", password],
         cwd=ROOT, env=service_env(DATABASE_URL=database_url), capture_output=True, text=True,
     )
     assert created.returncode == 0, created.stdout + created.stderr
-    system = web.call("POST", "/api/auth/login", body={"email": "system@ledger.local", "password": password})["token"]
+    system = web.call("POST", "/api/auth/login", body={"email": "system@example.com", "password": password})["token"]
     customers = []
     for _ in range(count):
         email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
