@@ -1,12 +1,22 @@
 from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+
+
+class OutboxEmailQuerySet(models.QuerySet):
+    def due(self, now):
+        """Rows to hand to a worker at `now`: neither sent nor failed, and past their next attempt
+        (a row just handed over is leased until then)."""
+        return self.filter(sent_at__isnull=True, failed_at__isnull=True, next_attempt_at__lte=now)
 
 
 class OutboxEmail(models.Model):
     """An email to send, written in the same database transaction as the change that causes it.
 
-    The row is the source of truth: it exists if and only if the change committed, and
-    `sent_at` is set (under a row lock) when it has been handed to the mail backend, so a row is
-    sent once however many times its task runs.
+    The row is the source of truth: it exists if and only if the change committed. It ends either
+    sent (`sent_at`, set under a row lock when the mail backend took it, so a row is sent once
+    however many times its task runs) or failed (`failed_at`: refused for good, or out of
+    attempts), never both; until then `next_attempt_at` says when it is due again.
     """
 
     to = models.EmailField(max_length=254)
@@ -14,12 +24,35 @@ class OutboxEmail(models.Model):
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # Database defaults too, so that rows inserted by plain SQL (bench/sql) are due at once.
+    attempts = models.PositiveIntegerField(default=0, db_default=0)
+    last_error = models.TextField(blank=True, default="", db_default="")
+    next_attempt_at = models.DateTimeField(default=timezone.now, db_default=Now())
+
+    objects = OutboxEmailQuerySet.as_manager()
 
     class Meta:
         indexes = [
-            # Beat's re-dispatch reads only the unsent rows, oldest first.
-            models.Index(fields=["created_at"], name="outbox_unsent_idx", condition=models.Q(sent_at__isnull=True)),
+            # The relay reads only the rows still to send, the longest-waiting first.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_due_idx",
+                condition=models.Q(sent_at__isnull=True, failed_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sent_at__isnull=True) | models.Q(failed_at__isnull=True),
+                name="outbox_sent_or_failed_not_both",
+            ),
         ]
 
     def __str__(self):
         return f"{self.subject} → {self.to}"
+
+    @property
+    def status(self) -> str:
+        if self.sent_at:
+            return "sent"
+        return "failed" if self.failed_at else "pending"

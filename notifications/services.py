@@ -1,8 +1,17 @@
+"""The outbox: emails written in the caller's transaction, handed to Celery by a relay, sent once.
+
+The request path only inserts rows. `outbox_relay` (beat, every second) hands the due rows to the
+workers in small chunks; `outbox_email_send` sends one row under its row lock and records the
+outcome on it, so one bad address fails its own row and nothing else.
+"""
+
 import logging
+import smtplib
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,62 +21,115 @@ logger = logging.getLogger(__name__)
 
 
 def email_enqueue(*, to: str, subject: str, body: str) -> OutboxEmail:
-    """Write an outbox row in the caller's transaction; hand it to Celery once that commits.
+    """Write an outbox row in the caller's transaction; the relay sends it after the commit.
 
-    If the commit never happens the row never exists; if the broker is down at commit time the
-    row stays unsent and beat's `outbox_redispatch_unsent` picks it up later.
+    If the commit never happens the row never exists; nothing here waits on the broker.
     """
     return outbox_rows_enqueue(rows=[OutboxEmail(to=to, subject=subject, body=body)])[0]
 
 
 def outbox_rows_enqueue(*, rows: list[OutboxEmail]) -> list[OutboxEmail]:
-    """Several outbox rows in one INSERT (a transfer writes two)."""
-    rows = OutboxEmail.objects.bulk_create(rows)
-    ids = [row.id for row in rows]
-    transaction.on_commit(lambda: outbox_dispatch(ids=ids), robust=True)
-    return rows
+    """Several outbox rows in one INSERT (a transfer writes two). No broker publish: a frozen or
+    absent Redis must cost the request nothing, so `outbox_relay` publishes off the request path."""
+    return OutboxEmail.objects.bulk_create(rows)
 
 
-def outbox_dispatch(*, ids: list[int]) -> int:
-    """Publish the rows in one message (a transfer's two emails travel together: one broker
-    round trip per commit); a broker failure is logged, never raised to the request."""
+def outbox_relay(*, chunk_size: int | None = None) -> int:
+    """Hand every row due when the run starts to the workers, `chunk_size` ids per message;
+    returns how many rows were handed over.
+
+    Each chunk is claimed with SKIP LOCKED and leased, so relays running at once share the backlog
+    and a row is handed over again only if nothing sent it within the lease (a lost message, a
+    worker that died). A broker failure gives the chunk back for the next run.
+    """
+    chunk_size = chunk_size or settings.OUTBOX_RELAY_CHUNK_SIZE
+    started = timezone.now()  # rows leased by this run are due later: the loop ends
+    handed = 0
+    while ids := _outbox_claim(due_at=started, limit=chunk_size):
+        if not _outbox_publish(ids):
+            OutboxEmail.objects.filter(id__in=ids).update(next_attempt_at=timezone.now())
+            break
+        handed += len(ids)
+    return handed
+
+
+def _outbox_claim(*, due_at, limit: int) -> list[int]:
+    lease = timedelta(seconds=settings.OUTBOX_REDISPATCH_AFTER_SECONDS)
+    with transaction.atomic():
+        due = OutboxEmail.objects.due(due_at).order_by("next_attempt_at").select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        OutboxEmail.objects.filter(id__in=ids).update(next_attempt_at=timezone.now() + lease)
+    return ids
+
+
+def _outbox_publish(ids: list[int]) -> bool:
+    """One message for the chunk; a broker failure is logged and reported, never raised."""
     from .tasks import outbox_email_send
 
-    if not ids:
-        return 0
     try:
-        outbox_email_send.apply_async(args=list(ids), retry=False)
+        outbox_email_send.apply_async(args=ids, retry=False)
     except Exception:
-        logger.warning("outbox %s not dispatched (broker unavailable); beat will retry", ids)
-        return 0
-    return len(ids)
-
-
-def outbox_email_send(*, outbox_id: int) -> bool:
-    """Send one row unless it was sent already; True if this call sent it.
-
-    The row stays locked while the mail goes out, so a second delivery of the same task waits
-    and then sees `sent_at` set. A failure rolls back and leaves the row for a retry.
-    """
-    with transaction.atomic():
-        row = OutboxEmail.objects.select_for_update().filter(id=outbox_id, sent_at__isnull=True).first()
-        if row is None:
-            return False
-        send_mail(row.subject, row.body, settings.DEFAULT_FROM_EMAIL, [row.to])
-        row.sent_at = timezone.now()
-        row.save(update_fields=["sent_at"])
+        logger.warning("outbox rows %s not handed over (broker unavailable); the next relay retries", ids)
+        return False
     return True
 
 
-def outbox_redispatch_unsent(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
-    """Publish again the rows still unsent after a grace period (the first dispatch gets that
-    long to be delivered); returns how many were published."""
-    if older_than_seconds is None:
-        older_than_seconds = settings.OUTBOX_REDISPATCH_AFTER_SECONDS
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        OutboxEmail.objects.filter(sent_at__isnull=True, created_at__lte=cutoff)
-        .order_by("created_at")
-        .values_list("id", flat=True)[:limit]
-    )
-    return outbox_dispatch(ids=ids)
+def outbox_email_send(*, outbox_id: int) -> bool:
+    """Send one row unless it was sent or failed already; True if this call sent it.
+
+    The row stays locked while the mail goes out, so a second delivery of the same message waits
+    and then finds it done. A mail failure is recorded on this row only (see
+    `_outbox_attempt_failed`); a database error propagates, so the task retries it.
+    """
+    with transaction.atomic():
+        row = OutboxEmail.objects.select_for_update().filter(id=outbox_id, sent_at__isnull=True, failed_at__isnull=True).first()
+        if row is None:
+            return False
+        row.attempts += 1
+        try:
+            _outbox_message(row).send()
+        # Whatever the mail side raises belongs to this row alone: it must never stop the rows
+        # after it in the chunk, nor roll back the record of this attempt.
+        except Exception as exc:
+            _outbox_attempt_failed(row, exc)
+            return False
+        row.sent_at = timezone.now()
+        row.save(update_fields=["sent_at", "attempts"])
+    return True
+
+
+def _outbox_message(row: OutboxEmail) -> EmailMessage:
+    # A stable Message-ID: if a row is ever sent twice (a worker dying between the SMTP answer and
+    # the commit), receivers drop the duplicate.
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    headers = {"Message-ID": f"<outbox-{row.id}@{domain}>"}
+    return EmailMessage(row.subject, row.body, settings.DEFAULT_FROM_EMAIL, [row.to], headers=headers)
+
+
+def _outbox_attempt_failed(row: OutboxEmail, exc: Exception) -> None:
+    """A refusal that no retry can cure fails the row at once; anything else is retried with
+    doubling delays until OUTBOX_MAX_ATTEMPTS, then the row fails. A failed row is a dead letter:
+    kept, shown in the admin, never due again."""
+    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if outbox_error_is_permanent(exc) or row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        row.failed_at = timezone.now()
+        logger.error("outbox email %s failed after %d attempt(s): %s", row.id, row.attempts, row.last_error)
+    else:
+        delay = settings.OUTBOX_RETRY_BACKOFF_SECONDS * 2 ** (row.attempts - 1)
+        row.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        logger.warning("outbox email %s attempt %d failed, retrying in %d s: %s", row.id, row.attempts, delay, row.last_error)
+    row.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
+
+
+def outbox_error_is_permanent(exc: Exception) -> bool:
+    """True for a refusal of this message for good: the recipient refused with a 5xx, the message
+    refused with a 5xx, or an address that cannot be put in a header (ValueError from building
+    it). The sender's address and the login are the deployment's, not the row's: their refusals
+    are retried like a passing failure, so a wrong setting does not kill every email at once."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return isinstance(exc, ValueError)

@@ -113,6 +113,8 @@ def ledger_verify() -> LedgerReport:
     with transaction.atomic(), connection.cursor() as cursor:
         if outermost:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        # A whole-ledger check runs as long as the ledger is big: DB_STATEMENT_TIMEOUT_MS bounds requests.
+        cursor.execute("SET LOCAL statement_timeout = 0")
         cursor.execute(COUNTS_SQL)
         report.accounts, report.transactions, report.entries = cursor.fetchone()
         for name, sql in CHECKS:

@@ -115,13 +115,34 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://localhost:5432/ledger")}
-# Persistent connections, checked before reuse so a restarted PostgreSQL costs no failed request.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# Connections come from a psycopg pool per process (Django's native pool; it needs CONN_MAX_AGE=0),
+# so a process never holds more than DB_POOL_MAX_SIZE of them: gunicorn's threads share their
+# worker's pool, and connections idle past DB_POOL_MAX_IDLE_SECONDS (above one) are closed. The web
+# can then never hold every connection the server has and starve the Celery worker; preflight
+# checks that all processes together fit under max_connections (ledger_project/preflight.py).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=env.int("WEB_THREADS", default=4))
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+# With a pool this is psycopg_pool's check: an empty query each time a connection is lent (no
+# parse, no plan, unlike the SELECT 1 of persistent connections), so a restarted PostgreSQL costs
+# no failed request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A request never waits longer than this for a row lock (a hot account, a lock held by an
-# operator's session): it gives up with 503 and writes nothing instead of hanging.
-DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=5000)
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"
+# operator's session), nor runs a statement longer than the second: it gives up with 503 and
+# writes nothing, and its thread serves the next request instead of hanging.
+DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=1000)
+DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    {
+        "options": f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+        "pool": {
+            "min_size": min(1, DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            # Waiting longer than this for a free connection is a 503, like any database error.
+            "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=5.0),
+            "max_idle": env.float("DB_POOL_MAX_IDLE_SECONDS", default=60.0),
+        },
+    }
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, the cache, and (in the cache's database) throttle counters ----------
@@ -251,7 +272,15 @@ EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]  # filemail:///path
 # that accepts and then says nothing must not hold it for ever (Django's default: no timeout).
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ledger <no-reply@ledger.local>")
+# Every SMTP conversation is bounded: the outbox row stays locked while its mail goes out.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+# The relay's lease: a row handed to a worker and still unsent this much later is handed over again.
 OUTBOX_REDISPATCH_AFTER_SECONDS = env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", default=60)
+OUTBOX_RELAY_CHUNK_SIZE = env.int("OUTBOX_RELAY_CHUNK_SIZE", default=50)
+# A passing mail failure is retried after this long, then twice as long each time; after the last
+# attempt the row is marked failed. A refusal for good (a 5xx for the address) fails it at once.
+OUTBOX_RETRY_BACKOFF_SECONDS = env.int("OUTBOX_RETRY_BACKOFF_SECONDS", default=30)
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
@@ -260,8 +289,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Publishing happens after a commit, in the request: if Redis is down, fail fast and let beat
-# re-dispatch later instead of making the client wait.
+# Only the outbox relay publishes (in a worker, never in a request): if Redis is down it fails
+# fast and gives its rows back for the next run.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
@@ -298,9 +327,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.ledger_audit",
         "schedule": cron_schedule(env("LEDGER_AUDIT_CRON", default="30 2 * * *")),
     },
-    "redispatch-unsent-outbox-emails": {
-        "task": "notifications.tasks.outbox_redispatch_unsent",
-        "schedule": env.int("OUTBOX_REDISPATCH_INTERVAL_SECONDS", default=60),
+    # The worst delay of an email is about this interval: the relay hands new rows to the workers.
+    "relay-outbox-emails": {
+        "task": "notifications.tasks.outbox_relay",
+        "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0),
+        # A relay message stuck behind a backlog is dropped: a newer one follows every interval.
+        "options": {"expires": 10},
     },
 }
 

@@ -1,21 +1,31 @@
-"""Real processes for the fault tests: the web service (gunicorn), Celery workers, a Redis of
-their own, and PostgreSQL itself. Everything here talks to the test database, so the tests that
-use it need committed data (`transaction=True`)."""
+"""Real processes for the fault tests: the web service (gunicorn), Celery workers, and a Redis and
+a PostgreSQL of their own. Unless told otherwise, everything here talks to the test database, so
+the tests that use it need committed data (`transaction=True`). A test that must break a service
+starts its own with these launchers: the machine's shared PostgreSQL and Redis are never stopped,
+restarted or flushed."""
 
+import email
 import glob
 import json
+import logging
 import os
+import pwd
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
+import uuid
 from contextlib import contextmanager
 from http.client import HTTPConnection
 from pathlib import Path
 
 import psycopg
+import pytest
+from aiosmtpd.controller import Controller
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,13 +169,148 @@ def _answers(port):
         return False
 
 
-def postgresql_restart():
-    """Restart the local PostgreSQL cluster, as an operator or a crash-restart would."""
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, capture_output=True
+def _postgresql_bindir() -> Path | None:
+    """Debian's server binaries (initdb, pg_ctl) of the newest installed version."""
+    try:
+        bindir = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        bindir = None
+    if bindir is None or not (bindir / "initdb").exists():
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda path: int(path.split("/")[4]))
+        bindir = Path(found[-1]).parent if found else None
+    return bindir
+
+
+def _server_owner() -> dict:
+    """PostgreSQL refuses to run as root: a suite running as root runs the server as `postgres`."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        return {"user": "postgres", "group": pwd.getpwnam("postgres").pw_gid}
+    except KeyError:
+        pytest.skip("running as root with no `postgres` user to run a PostgreSQL server as")
+
+
+class PostgreSQL:
+    """A server of the test's own, in a temporary directory, holding a migrated `ledger` database
+    (`database_url`). Tests restart or starve it; the machine's shared server is never touched."""
+
+    def __init__(self, bindir: Path, home: Path, port: int, settings: dict):
+        self.bindir, self.home, self.port = bindir, home, port
+        self.datadir = home / "data"
+        self.options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+        self.database_url = f"postgres://postgres@127.0.0.1:{port}/ledger"
+
+    def run(self, program, *args):
+        command = [str(self.bindir / program), *map(str, args)]
+        subprocess.run(command, check=True, capture_output=True, **_server_owner())
+
+    def pg_ctl(self, *args):
+        # The server's output goes to its log, never to our pipes (which would then never close).
+        self.run("pg_ctl", "-D", self.datadir, "-l", self.home / "server.log", "-w", "-t", "60", *args)
+
+    def start(self):
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.home} {self.options}"
+        self.pg_ctl("start", "-o", options)
+
+    def restart(self):
+        """As an operator or a crash-restart would: every open connection is dropped."""
+        self.pg_ctl("restart", "-m", "fast")
+
+    def connect(self, dbname="ledger", autocommit=True) -> psycopg.Connection:
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=autocommit)
+
+
+@contextmanager
+def postgresql_server(**settings):
+    """initdb into a temporary directory, start on a free port with `settings` (e.g.
+    `max_connections=20`), create and migrate the `ledger` database; stop and delete it all at
+    the end. Skips the test where no PostgreSQL server binaries are installed."""
+    bindir = _postgresql_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
+    home = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
+    if owner := _server_owner():
+        shutil.chown(home, owner["user"], owner["group"])
+    # Durability is not under test here; without fsync a fresh cluster starts in a second.
+    server = PostgreSQL(bindir, home, free_port(), {"fsync": "off", **settings})
+    try:
+        server.run("initdb", "-D", server.datadir, "-U", "postgres", "--auth=trust", "--no-sync")
+        server.start()
+        with server.connect("postgres") as conn:
+            conn.execute("CREATE DATABASE ledger")
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT, env=service_env(DATABASE_URL=server.database_url), capture_output=True, text=True,
+        )
+        assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+        yield server
+    finally:
+        if (server.datadir / "postmaster.pid").exists():
+            server.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def customers_seed(web, *, database_url, count=1, amount="100.00") -> list[tuple[str, str, str]]:
+    """(token, funded account id, empty account id) for `count` new customers, made through the
+    service's own API and commands: for a database the test's Django connection does not reach."""
+    password = "system-pass-phrase"
+    created = subprocess.run(
+        [sys.executable, "manage.py", "create_system_user", "--no-input", "--email", "system@example.com", "--name", "System", "--password", password],
+        cwd=ROOT, env=service_env(DATABASE_URL=database_url), capture_output=True, text=True,
     )
-    wait_for(lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0, what="PostgreSQL")
+    assert created.returncode == 0, created.stdout + created.stderr
+    system = web.call("POST", "/api/auth/login", body={"email": "system@example.com", "password": password})["token"]
+    customers = []
+    for _ in range(count):
+        email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
+        token = web.call("POST", "/api/auth/register", body={"name": "Customer", "email": email, "password": password})["token"]
+        source, target = (web.call("POST", "/api/accounts", token=token)["account"]["id"] for _ in range(2))
+        funding = {"toAccount": source, "amount": amount, "idempotencyKey": f"seed-{source}"}
+        web.call("POST", "/api/transactions/system/initial-funds", token=system, body=funding)
+        customers.append((token, source, target))
+    return customers
+
+
+class MailSink:
+    """An aiosmtpd handler: keeps every message it accepts, refuses some recipients for good
+    (550) and defers others (451), as a real mail server does."""
+
+    def __init__(self, refuse=(), defer=()):
+        self.refuse, self.defer = {a.lower() for a in refuse}, {a.lower() for a in defer}
+        self.messages: list[email.message.Message] = []
+        self.email_url = ""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return "550 5.1.1 No such user here"
+        if address.lower() in self.defer:
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def message_ids(self) -> list[str]:
+        return [message["Message-ID"] for message in self.messages]
+
+
+@contextmanager
+def smtp_server(*, refuse=(), defer=()):
+    """A real SMTP server on a free port (in this process, on a thread of its own); its
+    `email_url` is the EMAIL_URL that points the service at it."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
+    sink = MailSink(refuse, defer)
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.email_url = f"smtp://127.0.0.1:{port}"
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 def emails_in(directory) -> list[str]:
@@ -195,6 +340,12 @@ class HttpClient:
             return response.status, dict(response.getheaders()), json.loads(response.read() or b"null")
         finally:
             conn.close()
+
+    def call(self, method, path, *, token=None, body=None):
+        """The answer's body, which must be a success."""
+        status, _, answer = self.request(method, path, token=token, body=body)
+        assert status in (200, 201), (method, path, status, answer)
+        return answer
 
     def is_up(self):
         try:
