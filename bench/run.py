@@ -307,14 +307,27 @@ def transfer_round_trips(world: World) -> list[str]:
 
     connections.close_all()
     post()  # opens a connection, as a worker's first request does
-    close_old_connections()
+    close_old_connections()  # back to the pool, as at the end of every request gunicorn serves
+    traced = []
     with tempfile.TemporaryFile("w+") as trace:
-        pgconn = connection.connection.pgconn
-        pgconn.trace(os.dup(trace.fileno()))  # libpq's own FILE; untrace() flushes it
+        # The pool lends a connection at the request's first query, after its health check: trace
+        # the lent connection from that check on (psycopg_pool keeps the callable in `_check`).
+        pool = connection.pool
+        check = pool._check
+
+        def traced_check(conn):
+            conn.pgconn.trace(os.dup(trace.fileno()))  # libpq's own FILE; untrace() flushes it
+            traced.append(conn.pgconn)
+            if check:
+                check(conn)
+
+        pool._check = traced_check
         try:
             response = post()
         finally:
-            pgconn.untrace()
+            pool._check = check
+            for pgconn in traced:
+                pgconn.untrace()
         trace.seek(0)
         messages = []  # [type, text] of what the client sent; a line that is no message continues the text
         for line in trace.read().splitlines():

@@ -272,8 +272,6 @@ EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]  # filemail:///path
 # that accepts and then says nothing must not hold it for ever (Django's default: no timeout).
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Ledger <no-reply@ledger.local>")
-# Every SMTP conversation is bounded: the outbox row stays locked while its mail goes out.
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 # The relay's lease: a row handed to a worker and still unsent this much later is handed over again.
 OUTBOX_REDISPATCH_AFTER_SECONDS = env.int("OUTBOX_REDISPATCH_AFTER_SECONDS", default=60)
 OUTBOX_RELAY_CHUNK_SIZE = env.int("OUTBOX_RELAY_CHUNK_SIZE", default=50)
