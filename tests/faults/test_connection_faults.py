@@ -50,7 +50,10 @@ def test_web_threads_under_load_never_starve_the_email_worker(tmp_path):
             "THROTTLE_REGISTER": "1000/min",
         }
         web_args = ["--workers", "2", "--threads", "16"]
-        with processes.web_service(*web_args, DB_POOL_MAX_SIZE=4, **env) as web, processes.celery_worker(
+        # 32 clients share 4 source accounts: their lock waits measure this machine's load, not
+        # what is under test, so they get the suite's longer lock timeout.
+        web_env = {"DB_POOL_MAX_SIZE": 4, "DB_LOCK_TIMEOUT_MS": settings.DB_LOCK_TIMEOUT_MS, **env}
+        with processes.web_service(*web_args, **web_env) as web, processes.celery_worker(
             "--beat", "--schedule", str(tmp_path / "beat-schedule"), DB_POOL_MAX_SIZE=1, EMAIL_URL=f"filemail:///{tmp_path}", **env
         ):
             customers = processes.customers_seed(web, database_url=postgresql.database_url, count=4)
