@@ -12,7 +12,9 @@ from transactions.apis import FUNDING_COMPLETED, REPLAYED
 from transactions.exceptions import AccountInactiveError, IdempotencyKeyReusedError, InvalidAccountError, SameAccountError
 from transactions.models import IdempotencyKey, Transaction
 
-from .shapes import FUNDING, assert_ledger_ok, iso, outbox_mark, outbox_since, transaction_json
+from .requests import FUNDING
+from .responses import iso, transaction_json
+from .state import assert_ledger_ok, outbox_mark, outbox_since
 
 
 def fundings():

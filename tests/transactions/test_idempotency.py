@@ -7,7 +7,9 @@ from transactions.apis import REPLAYED, REPLAYED_REVERSED, TRANSFER_COMPLETED
 from transactions.exceptions import IdempotencyKeyReusedError, InsufficientFundsError
 from transactions.models import IdempotencyKey, LedgerEntry, Transaction
 
-from .shapes import TRANSACTIONS, assert_ledger_ok, balances, outbox_mark, outbox_since, reverse_url, transaction_json, transfer_body, transfers
+from .requests import TRANSACTIONS, reverse_url, transfer_body
+from .responses import transaction_json
+from .state import assert_ledger_ok, balances, outbox_mark, outbox_since, transfers
 
 REPLAY_HEADER = "Idempotent-Replayed"
 

@@ -26,7 +26,9 @@ from transactions.exceptions import (
 from transactions.models import IdempotencyKey, LedgerEntry
 from transactions.services import transfer_create
 
-from .shapes import TRANSACTIONS, assert_ledger_ok, balances, iso, outbox_mark, outbox_since, transaction_json, transfer_body, transfers
+from .requests import TRANSACTIONS, transfer_body
+from .responses import iso, transaction_json
+from .state import assert_ledger_ok, balances, outbox_mark, outbox_since, transfers
 
 
 def assert_nothing_stored():
