@@ -37,3 +37,8 @@ def transaction_json(txn: Transaction, *, viewer) -> dict:
             for entry in txn.entries.select_related("account").order_by("id")
         ],
     }
+
+
+def decline_json(error, txn: Transaction, *, viewer) -> dict:
+    """A 422 decline: the error's message and code, and the FAILED transaction it stored."""
+    return {"message": error.message, "code": error.code, "transaction": transaction_json(txn, viewer=viewer)}

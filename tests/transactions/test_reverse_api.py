@@ -20,7 +20,7 @@ from transactions.exceptions import (
 from transactions.models import LedgerEntry, Transaction
 
 from .requests import reverse_url
-from .responses import iso, transaction_json
+from .responses import decline_json, iso
 from .state import assert_ledger_ok, balances, outbox_mark, outbox_since
 
 Status = Transaction.Status
@@ -156,11 +156,7 @@ def test_receiver_cannot_cover_the_reversal(system_client, system_user, source, 
 
     assert response.status_code == 422
     failed = reversals().get()
-    assert response.json() == {
-        "message": InsufficientFundsError.message,
-        "code": InsufficientFundsError.code,
-        "transaction": transaction_json(failed, viewer=system_user),
-    }
+    assert response.json() == decline_json(InsufficientFundsError, failed, viewer=system_user)
     assert (failed.status, failed.failure_reason, failed.reverses_id) == (Status.FAILED, InsufficientFundsError.code, original.id)
     assert not failed.entries.exists()
     assert Transaction.objects.get(id=original.id).status == Status.COMPLETED
@@ -195,11 +191,7 @@ def test_a_closed_account_cannot_take_part(system_client, system_user, user, oth
 
     assert response.status_code == 422
     failed = reversals().get()
-    assert response.json() == {
-        "message": AccountInactiveError.message,
-        "code": AccountInactiveError.code,
-        "transaction": transaction_json(failed, viewer=system_user),
-    }
+    assert response.json() == decline_json(AccountInactiveError, failed, viewer=system_user)
     assert failed.failure_reason == AccountInactiveError.code
     assert balances(source, target) == before
     assert Transaction.objects.get(id=original.id).status == Status.COMPLETED
