@@ -58,7 +58,7 @@ test: venv proxy-tools
 # e.g. make bank-check ARGS="--seconds 60 --clients 32 --nemesis"
 bank-check: venv
 	@$(PY) -m ledger_project.preflight
-	$(PY) bench/bank_check.py $(ARGS)
+	$(PY) -m tests.bankcheck $(ARGS)
 
 # Benchmarks (README, "Benchmarks"): the service under load beside its references (the floor app,
 # sql_ceiling, sql_minimal) on scratch databases; the report is bench/results/latest.md. The tools

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--seconds 30] [--clients 1,4,16,64] [--smoke] [--profile]
 
-Two stacks under the same gunicorn settings (bench/stack.py): the service on `--database` and the
+Two stacks under the same gunicorn settings (tests/stack.py): the service on `--database` and the
 floor (bench/floor/) on `<database>_floor`, each seeded with the same pool; one transfer's round
 trips must match bench/sql/transfer.sql's before any load. Then every scenario at every client
 count, writes then reads, interleaved by client count; after each write run the ledger must check
@@ -13,7 +13,6 @@ transfer under py-spy. Exit 0; 1 when a check failed; 2 when the benchmark could
 
 import argparse
 import importlib.util
-import json
 import os
 import platform
 import re
@@ -38,7 +37,8 @@ from psycopg import sql  # noqa: E402
 from bench import procstat  # noqa: E402
 from bench.load import LoadError, Measurement, pgbench_run, wrk_run  # noqa: E402
 from bench.seed import SeedError, World, pick_table_create, world_seed  # noqa: E402
-from bench.stack import Stack, StackError, http_get  # noqa: E402
+from tests.faults.processes import HttpClient  # noqa: E402
+from tests.stack import Stack, StackError  # noqa: E402
 
 SQL = ROOT / "bench" / "sql"
 STATEMENT_PAGE = 200  # entries per statement page (the API's maximum)
@@ -281,8 +281,8 @@ def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
             [world.big_account_id, depth - 1, STATEMENT_PAGE + 1],
         )]
     deep = f"{base}&{urlencode({'cursor': statement_cursor(ids[0])})}"
-    status, body = http_get(stack.port, deep, world.reader_token)
-    got = [entry["id"] for entry in json.loads(body)["entries"]] if status == 200 else f"{status} {body[:300]!r}"
+    status, _, answer = HttpClient(stack.port).request("GET", deep, token=world.reader_token, timeout=30)
+    got = [entry["id"] for entry in answer["entries"]] if status == 200 else f"{status} {answer!r:.300}"
     if got != ids[1:]:
         raise SeedError(f"the page {depth} deep answers {str(got)[:300]}..., SQL says {ids[1:4]}...")
     return base, deep

@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 
@@ -20,6 +21,14 @@ CURRENCY = "INR"
 POOL_FUNDING = Decimal("100000.00")  # per pool account: far more than any run moves (0.01..0.99 each)
 BIG_FUNDING = Decimal("1000000.00")
 BULK_AMOUNT = Decimal("1.00")
+
+
+SQL = Path(__file__).resolve().parent / "sql"
+
+
+def sql_statements(name: str) -> list[str]:
+    """The statements of a file in bench/sql/, split on semicolons (the files keep none in comments)."""
+    return [statement for statement in (SQL / name).read_text().split(";") if statement.strip()]
 
 
 class SeedError(RuntimeError):
@@ -126,51 +135,7 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
     return world
 
 
-# --- the big account, in bulk ---------------------------------------------------------------------
-#
-# `count` TRANSFER transactions of 1.00 between big and partner, alternating (odd i: big -> partner,
-# even i: partner -> big), each with its idempotency key, its COMPLETED transaction and its DEBIT and
-# CREDIT entries with the right balance_after, in id order; then both stored balances. Ids come
-# from ranges taken from the sequences, so entry ids follow i (statements page by id). The
-# ledger's triggers (append-only, the deferred balanced-transaction check, and foreign keys) are
-# off for this one session (session_replication_role = replica: we connect as a superuser), which
-# is why ledger_verify() must pass afterwards: it checks every invariant the triggers would have.
-
-BULK_KEYS = """
-INSERT INTO transactions_idempotencykey (id, initiator_id, key, fingerprint, created_at)
-SELECT %(key_base)s + i, %(initiator)s::uuid, 'bench-big-' || i,
-       format(%(fingerprint)s, CASE WHEN i %% 2 = 1 THEN %(big)s ELSE %(partner)s END,
-              CASE WHEN i %% 2 = 1 THEN %(partner)s ELSE %(big)s END, %(amount)s),
-       %(t0)s + i * interval '1 microsecond'
-FROM generate_series(1, %(count)s) AS i
-"""
-
-BULK_TRANSACTIONS = """
-INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
-    failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
-SELECT md5('bench-big-' || i)::uuid, 'TRANSFER', 'COMPLETED',
-       CASE WHEN i %% 2 = 1 THEN %(big)s::uuid ELSE %(partner)s::uuid END,
-       CASE WHEN i %% 2 = 1 THEN %(partner)s::uuid ELSE %(big)s::uuid END,
-       %(amount)s, 'INR', '', %(initiator)s::uuid, %(key_base)s + i, NULL, '',
-       %(t0)s + i * interval '1 microsecond', %(t0)s + i * interval '1 microsecond'
-FROM generate_series(1, %(count)s) AS i
-"""
-
-# side 0 is the DEBIT (the from-account), side 1 the CREDIT. Big's balance is big0 - amount after
-# an odd i and big0 after an even one; the partner's mirrors it.
-BULK_ENTRIES = """
-INSERT INTO transactions_ledgerentry (id, transaction_id, account_id, type, amount, balance_after, created_at)
-SELECT %(entry_base)s + 2 * i + side, md5('bench-big-' || i)::uuid,
-       CASE WHEN is_big THEN %(big)s::uuid ELSE %(partner)s::uuid END,
-       CASE WHEN side = 0 THEN 'DEBIT' ELSE 'CREDIT' END,
-       %(amount)s,
-       CASE WHEN is_big THEN %(big0)s - (i %% 2) * %(amount)s ELSE %(partner0)s + (i %% 2) * %(amount)s END,
-       %(t0)s + i * interval '1 microsecond'
-FROM generate_series(1, %(count)s) AS i
-CROSS JOIN (VALUES (0), (1)) AS s(side)
-CROSS JOIN LATERAL (SELECT (side = 0) = (i %% 2 = 1) AS is_big) AS b
-ORDER BY i, side
-"""
+# --- the big account, in bulk: bench/sql/seed_big_ledger.sql says how ---------------------------------
 
 
 def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, count: int) -> None:
@@ -200,9 +165,8 @@ def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, c
             "fingerprint": idempotency_fingerprint(Kind.TRANSFER, "%s", "%s", "%s"),
             "big0": balances[big], "partner0": balances[partner],
         }
-        conn.execute(BULK_KEYS, params)
-        conn.execute(BULK_TRANSACTIONS, params)
-        conn.execute(BULK_ENTRIES, params)
+        for statement in sql_statements("seed_big_ledger.sql"):
+            conn.execute(statement, params)
         odd = count % 2
         conn.execute(
             "UPDATE accounts_account SET balance = CASE WHEN id = %(big)s THEN %(big0)s - %(moved)s ELSE %(partner0)s + %(moved)s END,"
@@ -215,24 +179,12 @@ def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, c
 
 # --- bench_pick: the pool numbered for pgbench ------------------------------------------------------
 
-PICK_TABLE = """
-DROP TABLE IF EXISTS bench_pick;
-CREATE TABLE bench_pick AS
-SELECT (row_number() OVER (ORDER BY u.email, a.id) - 1)::int AS n,
-       a.id AS account_id, u.id AS owner_id, u.email AS owner_email, u.name AS owner_name
-  FROM accounts_account a JOIN authn_user u ON u.id = a.owner_id
- WHERE u.email LIKE 'bench-user-%%' AND NOT a.is_system;
-ALTER TABLE bench_pick ADD PRIMARY KEY (n);
-ANALYZE bench_pick;
-"""
-
-
 def pick_table_create(conninfo: dict, world: World) -> None:
     """A helper table of the scratch database only (not the schema's): pgbench picks accounts by
     number, as the Lua scripts pick them from the users file."""
     with psycopg.connect(autocommit=True, **conninfo) as conn:
-        for statement in filter(str.strip, PICK_TABLE.split(";")):
-            conn.execute(statement.replace("%%", "%"))
+        for statement in sql_statements("pick_table.sql"):
+            conn.execute(statement)
         rows = conn.execute("SELECT count(*) FROM bench_pick").fetchone()[0]
     if rows != world.accounts:
         raise SeedError(f"bench_pick has {rows} rows, the pool {world.accounts} accounts")

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from tests.factories import AccountFactory, funded_account
+from tests.transactions.requests import TRANSACTIONS
 from transactions.models import Transaction
 
-TRANSACTIONS = "/api/transactions"
 UNAVAILABLE = {"message": "The service is temporarily unavailable. Retry later.", "code": "service_unavailable"}
 
 

@@ -107,28 +107,45 @@ def _stop(process):
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            # gunicorn leads a session of its own: its workers go with it.
+            if os.getpgid(process.pid) == process.pid:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
             process.wait()
+
+
+@contextmanager
+def gunicorn(*gunicorn_args, env, wsgi_app="ledger_project.wsgi", log=subprocess.DEVNULL):
+    """gunicorn on a free 127.0.0.1 port, yielded as an HttpClient once /api/health answers.
+    The one launcher of the web for the fault tests, the bank check and the bench (tests/stack.py)."""
+    port = free_port()
+    process = subprocess.Popen(
+        # The default control socket is one path per machine user: several servers would share it.
+        [str(BIN / "gunicorn"), wsgi_app, "--bind", f"127.0.0.1:{port}", "--no-control-socket", *gunicorn_args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    client = HttpClient(port, process)
+    try:
+        wait_for(lambda: process.poll() is not None or client.is_up(), what=f"gunicorn on port {port} to answer")
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn on port {port} exited with status {process.returncode}")
+        yield client
+    finally:
+        _stop(process)
 
 
 @contextmanager
 def web_service(*gunicorn_args, **env):
     """gunicorn with one worker and one thread, so every request reuses one database
     connection, as a long-running web process does; `gunicorn_args` add to or override that."""
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "ledger_project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--no-control-socket", *gunicorn_args],
-        cwd=ROOT,
-        env=service_env(**env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = HttpClient(port)
-    try:
-        wait_for(client.is_up, what="the web service to answer")
+    with gunicorn("--workers", "1", "--threads", "1", *gunicorn_args, env=service_env(**env)) as client:
         yield client
-    finally:
-        _stop(process)
 
 
 @contextmanager
@@ -324,10 +341,12 @@ def emails_in(directory) -> list[str]:
 
 
 class HttpClient:
-    """Plain HTTP/1.1 to the service, one new connection per request."""
+    """Plain HTTP/1.1 to the service, one new connection per request: the fault tests' and the
+    bench's client (the bank check keeps connections open: tests/bankcheck/client.py)."""
 
-    def __init__(self, port):
+    def __init__(self, port, process=None):
         self.port = port
+        self.process = process  # the server's, when a launcher here started it
 
     def request(self, method, path, *, token=None, body=None, timeout=10):
         conn = HTTPConnection("127.0.0.1", self.port, timeout=timeout)

@@ -1,4 +1,4 @@
-"""The bank check (bench/bank_check.py), briefly: its own gunicorn on a scratch database and its
+"""The bank check (tests/bankcheck/), briefly: its own gunicorn on a scratch database and its
 own redis-server, 4 clients for 5 s with the nemesis killing a backend every second, then every
 check. About 15 s; the real run is `make bank-check` (60 s, 32 clients)."""
 
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import redis
 from django.conf import settings
 
-from bench.stack import Stack
+from tests.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def test_bank_check_passes_with_backends_killed():
     broker.set("bank-check-canary", "alive")
     suite_dbs = [urlsplit(url).path.lstrip("/") for url in (settings.CACHES["default"]["LOCATION"], settings.CELERY_BROKER_URL)]
     command = [
-        sys.executable, str(ROOT / "bench" / "bank_check.py"),
+        sys.executable, "-m", "tests.bankcheck",
         "--seconds", "5", "--clients", "4", "--nemesis", "--nemesis-interval", "1",
         "--database", database, "--seed", "smoke", "--redis-dbs", ",".join(suite_dbs),
     ]

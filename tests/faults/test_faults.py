@@ -20,6 +20,7 @@ from notifications.models import OutboxEmail
 from notifications.services import email_enqueue, outbox_relay
 from notifications.tasks import outbox_email_send
 from tests.factories import AccountFactory, funded_account
+from tests.transactions.requests import TRANSACTIONS, transfer_body
 from transactions.audit import ledger_verify
 from transactions.models import IdempotencyKey, Transaction
 
@@ -28,16 +29,10 @@ from .processes import connect, lock_waiter_pid, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TRANSACTIONS = "/api/transactions"
-
 
 @pytest.fixture
 def accounts(user):
     return funded_account("100.00", owner=user), AccountFactory()
-
-
-def transfer_body(source, target, key, amount="10.00"):
-    return {"fromAccount": str(source.id), "toAccount": str(target.id), "amount": amount, "idempotencyKey": key}
 
 
 def transactions_with_key(key):
@@ -60,7 +55,7 @@ def assert_unavailable(status, headers, body):
 
 def test_a_backend_killed_mid_transfer_leaves_nothing_and_the_retry_completes_once(auth_client, accounts):
     source, target = accounts
-    body = transfer_body(source, target, "killed")
+    body = transfer_body(source, target, "10.00", key="killed")
     # Hold the outbox table: the transfer blocks on its last insert, after it has locked both
     # accounts and written the transaction, entries and balances (all uncommitted).
     blocker = connect()
@@ -103,7 +98,7 @@ def test_lock_and_statement_timeouts_are_configured_on_every_connection():
 
 def test_a_row_lock_held_elsewhere_gives_up_with_503_and_writes_nothing(auth_client, accounts):
     source, target = accounts
-    body = transfer_body(source, target, "locked")
+    body = transfer_body(source, target, "10.00", key="locked")
     blocker = connect()
     blocker.execute("SELECT id FROM accounts_account WHERE id = %s FOR UPDATE", [source.id])
     with connection.cursor() as cursor:
@@ -125,7 +120,7 @@ def test_a_row_lock_held_elsewhere_gives_up_with_503_and_writes_nothing(auth_cli
 def test_a_client_that_lost_the_response_gets_the_committed_outcome_again(user, accounts):
     source, target = accounts
     token, _ = tokens_issue(user=user)
-    body = transfer_body(source, target, "lost-response")
+    body = transfer_body(source, target, "10.00", key="lost-response")
     with processes.web_service() as web:
         web.send_and_hang_up("POST", TRANSACTIONS, token=token, body=body)
         wait_for(lambda: transactions_with_key("lost-response"), what="the transfer to commit")
@@ -168,7 +163,7 @@ def test_transfers_commit_while_redis_is_down_and_the_relay_sends_every_email_on
         redis.wait()
         for n in range(3):
             started = time.monotonic()
-            status, _, answer = web.request("POST", TRANSACTIONS, token=token, body=transfer_body(source, target, f"r{n}"))
+            status, _, answer = web.request("POST", TRANSACTIONS, token=token, body=transfer_body(source, target, "10.00", key=f"r{n}"))
             elapsed = time.monotonic() - started
             assert status == 201, answer
             # A hang guard, not a benchmark: waiting on the broker would cost its 1 s timeout

@@ -17,6 +17,7 @@ import pytest
 
 from authn.services import tokens_issue
 from tests.factories import AccountFactory, funded_account
+from tests.transactions.requests import TRANSACTIONS, transfer_body
 from transactions.audit import ledger_verify
 
 from .processes import free_port, web_service
@@ -24,7 +25,6 @@ from .proxy import SHIPPED_GUNICORN, SHIPPED_THREADS, SHIPPED_WORKERS, nginx_pro
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TRANSACTIONS = "/api/transactions"
 UNAVAILABLE = {"message": "The service is temporarily unavailable. Retry later.", "code": "service_unavailable"}
 
 
@@ -54,14 +54,7 @@ class Payer:
         self.token, _ = tokens_issue(user=self.source.owner)
 
     def transfer_body(self) -> bytes:
-        return json.dumps(
-            {
-                "fromAccount": str(self.source.id),
-                "toAccount": str(self.target.id),
-                "amount": "0.01",
-                "idempotencyKey": str(uuid.uuid4()),
-            }
-        ).encode()
+        return json.dumps(transfer_body(self.source, self.target, "0.01", key=str(uuid.uuid4()))).encode()
 
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}

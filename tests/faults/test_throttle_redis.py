@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from tests.transactions.requests import TRANSACTIONS
+
 from .processes import free_port, redis_server
 
-TRANSACTIONS = "/api/transactions"
 TIMEOUT_MS = 150
 CIRCUIT_SECONDS = 2
 

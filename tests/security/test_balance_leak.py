@@ -17,7 +17,9 @@ from accounts.money import format_minor
 from notifications.models import OutboxEmail
 from tests.conftest import bearer_client
 from tests.factories import AccountFactory, SystemUserFactory, UserFactory, account_fund
-from tests.transactions.shapes import FUNDING, TRANSACTIONS, outbox_mark, outbox_since, reverse_url, transaction_json
+from tests.transactions.requests import FUNDING, TRANSACTIONS, reverse_url
+from tests.transactions.responses import transaction_json
+from tests.transactions.state import outbox_mark, outbox_since
 from transactions.models import IdempotencyKey, LedgerEntry, Transaction
 
 

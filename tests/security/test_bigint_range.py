@@ -17,7 +17,8 @@ from accounts.money import BALANCE_MAX, BALANCE_MIN
 from notifications.models import OutboxEmail
 from tests.conftest import bearer_client
 from tests.factories import AccountFactory, funded_account
-from tests.transactions.shapes import FUNDING, TRANSACTIONS, balances, transfer_body
+from tests.transactions.requests import FUNDING, TRANSACTIONS, transfer_body
+from tests.transactions.state import balances
 from transactions.exceptions import AmountOutOfRangeError
 from transactions.models import LedgerEntry, Transaction
 

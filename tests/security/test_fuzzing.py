@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from authn.services import tokens_issue
 from ledger_project.wsgi import application
 from tests.factories import AccountFactory, SystemUserFactory, UserFactory, account_fund, funded_account
-from tests.transactions.shapes import assert_ledger_ok
+from tests.transactions.state import assert_ledger_ok
 from transactions.services import transfer_create
 
 # 25 generated cases per operation, plus schemathesis's boundary ("coverage") cases and a probe of

@@ -12,7 +12,8 @@ from ledger_project.exceptions import LengthRequiredError
 from ledger_project.middleware import NUL_MESSAGE
 from tests.factories import AccountFactory, funded_account
 from tests.faults.processes import web_service
-from tests.transactions.shapes import TRANSACTIONS, balances, transfer_body
+from tests.transactions.requests import TRANSACTIONS, transfer_body
+from tests.transactions.state import balances
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ import pytest
 from notifications.models import OutboxEmail
 from tests.conftest import bearer_client
 from tests.factories import AccountFactory, UserFactory, account_fund, funded_account
-from tests.transactions.shapes import outbox_mark, outbox_since
+from tests.transactions.state import outbox_mark, outbox_since
 from transactions.models import Transaction
 from transactions.services import transfer_create
 

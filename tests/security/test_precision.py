@@ -7,7 +7,8 @@ import pytest
 
 from accounts.money import MAX_AMOUNT_TEXT_LENGTH, to_minor
 from tests.factories import AccountFactory, funded_account
-from tests.transactions.shapes import FUNDING, TRANSACTIONS, balances
+from tests.transactions.requests import FUNDING, TRANSACTIONS
+from tests.transactions.state import balances
 from tests.transactions.test_amounts import raw_body
 from transactions.models import Transaction
 

@@ -20,9 +20,9 @@ from authn.exceptions import TokenInvalidError
 from authn.models import BlacklistedToken
 from authn.services import SESSION_CLAIM, TOKEN_ID_MAX_LENGTH, tokens_issue
 from tests.factories import AccountFactory, UserFactory, funded_account
+from tests.transactions.requests import TRANSACTIONS
 from transactions.models import Transaction
 
-TRANSACTIONS = "/api/transactions"
 TOKEN_INVALID = {"message": TokenInvalidError.message, "code": "token_invalid"}
 
 

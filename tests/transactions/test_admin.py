@@ -12,7 +12,7 @@ from transactions.exceptions import AlreadyReversedError
 from transactions.models import LedgerEntry, Transaction
 from transactions.services import transaction_reverse, transfer_create
 
-from .shapes import assert_ledger_ok
+from .state import assert_ledger_ok
 
 TRANSACTIONS = "/admin/transactions/transaction/"
 ENTRIES = "/admin/transactions/ledgerentry/"

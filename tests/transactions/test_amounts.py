@@ -12,7 +12,8 @@ from accounts.money import AMOUNT_FORMAT_MESSAGE
 from tests.factories import AccountFactory, funded_account
 from transactions.models import IdempotencyKey, Transaction
 
-from .shapes import FUNDING, TRANSACTIONS, assert_ledger_ok
+from .requests import FUNDING, TRANSACTIONS
+from .state import assert_ledger_ok
 
 POSITIVE = "The amount must be greater than zero."
 INR_PLACES = "INR amounts have at most 2 decimal places."

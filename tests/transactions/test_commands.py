@@ -16,7 +16,7 @@ from tests.factories import AccountFactory, SystemUserFactory, UserFactory, fund
 from transactions.models import Transaction
 from transactions.services import transfer_create
 
-from .shapes import assert_ledger_ok
+from .state import assert_ledger_ok
 
 PASSWORD = "a-long-operator-passphrase"
 

@@ -5,47 +5,25 @@ wait on) them. Each was seen to fail on a deliberately broken service (docs/test
 """
 
 import random
-from decimal import Decimal
+from functools import partial
 
 import pytest
 
 from accounts.models import Account
 from tests.concurrency import run_concurrently
-from tests.factories import AccountFactory, SystemUserFactory
-from transactions.audit import ledger_verify
+from tests.factories import AccountFactory, funded_account, transfer
 from transactions.models import IdempotencyKey, LedgerEntry, Transaction
-from transactions.services import funding_create, transfer_create
+
+from .state import assert_ledger_ok
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def funded_account(system, amount: str, **kwargs) -> Account:
-    account = AccountFactory(**kwargs)
-    funding_create(initiator=system, to_account_id=account.id, amount=Decimal(amount), idempotency_key=f"seed:{account.id}")
-    return account
-
-
-def transfer_job(source, target, amount, key):
-    return lambda: transfer_create(
-        initiator=source.owner,
-        from_account_id=source.id,
-        to_account_id=target.id,
-        amount=Decimal(amount),
-        idempotency_key=key,
-    ).transaction
-
-
-def assert_ledger_consistent():
-    report = ledger_verify()
-    assert report.ok, report.summary()
-
-
 def test_overdraft_race_lets_exactly_the_covered_transfers_through():
-    system = SystemUserFactory()
-    source = funded_account(system, "100.00")
+    source = funded_account("100.00")
     target = AccountFactory()
 
-    jobs = [transfer_job(source, target, "10.00", f"race-{i}") for i in range(50)]
+    jobs = [partial(transfer, source, target, "10.00", f"race-{i}") for i in range(50)]
     results, errors = run_concurrently(jobs, workers=50)
 
     assert errors == [None] * 50
@@ -55,18 +33,17 @@ def test_overdraft_race_lets_exactly_the_covered_transfers_through():
     source.refresh_from_db()
     target.refresh_from_db()
     assert (source.balance, target.balance) == (0, 100_00)
-    assert_ledger_consistent()
+    assert_ledger_ok()
 
 
 def test_opposite_directions_never_deadlock():
-    system = SystemUserFactory()
-    a = funded_account(system, "1000.00")
-    b = funded_account(system, "1000.00", owner=a.owner)
+    a = funded_account("1000.00")
+    b = funded_account("1000.00", owner=a.owner)
 
     # 1,000 transfers of 1.00 each way: neither side can run short whatever the interleaving,
     # so every one must complete; a deadlock would surface as an error.
     jobs = [
-        transfer_job(a, b, "1.00", f"ab-{i}") if i % 2 == 0 else transfer_job(b, a, "1.00", f"ba-{i}")
+        partial(transfer, a, b, "1.00", f"ab-{i}") if i % 2 == 0 else partial(transfer, b, a, "1.00", f"ba-{i}")
         for i in range(2000)
     ]
     results, errors = run_concurrently(jobs, workers=32)
@@ -80,20 +57,19 @@ def test_opposite_directions_never_deadlock():
         newest = LedgerEntry.objects.filter(account=account).order_by("-id").first()
         assert newest.balance_after == account.balance
         assert LedgerEntry.objects.filter(account=account).count() == 1 + 2000
-    assert_ledger_consistent()
+    assert_ledger_ok()
 
 
 def test_bank_invariant_holds_under_random_transfers():
     rng = random.Random(20261121)
-    system = SystemUserFactory()
-    accounts = [funded_account(system, "1000.00") for _ in range(50)]
+    accounts = [funded_account("1000.00") for _ in range(50)]
     total_before = sum(Account.objects.filter(is_system=False).values_list("balance", flat=True))
 
     jobs = []
     for i in range(5000):
         source, target = rng.sample(accounts, 2)
         amount = f"{rng.randint(1, 30000) / 100:.2f}"
-        jobs.append(transfer_job(source, target, amount, f"bank-{i}"))
+        jobs.append(partial(transfer, source, target, amount, f"bank-{i}"))
     results, errors = run_concurrently(jobs, workers=16)
 
     assert [e for e in errors if e is not None] == []
@@ -108,15 +84,14 @@ def test_bank_invariant_holds_under_random_transfers():
             assert sides == [("CREDIT", txn.amount, txn.to_account_id), ("DEBIT", txn.amount, txn.from_account_id)]
         else:
             assert sides == []
-    assert_ledger_consistent()
+    assert_ledger_ok()
 
 
 def test_concurrent_requests_with_one_key_make_one_transaction():
-    system = SystemUserFactory()
-    source = funded_account(system, "100.00")
+    source = funded_account("100.00")
     target = AccountFactory()
 
-    jobs = [transfer_job(source, target, "10.00", "the-same-key") for _ in range(20)]
+    jobs = [partial(transfer, source, target, "10.00", "the-same-key") for _ in range(20)]
     results, errors = run_concurrently(jobs, workers=20)
 
     assert errors == [None] * 20
@@ -125,4 +100,4 @@ def test_concurrent_requests_with_one_key_make_one_transaction():
     assert IdempotencyKey.objects.filter(key="the-same-key").count() == 1
     source.refresh_from_db()
     assert source.balance == 90_00
-    assert_ledger_consistent()
+    assert_ledger_ok()

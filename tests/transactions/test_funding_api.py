@@ -12,7 +12,9 @@ from transactions.apis import FUNDING_COMPLETED, REPLAYED
 from transactions.exceptions import AccountInactiveError, IdempotencyKeyReusedError, InvalidAccountError, SameAccountError
 from transactions.models import IdempotencyKey, Transaction
 
-from .shapes import FUNDING, assert_ledger_ok, iso, outbox_mark, outbox_since, transaction_json
+from .requests import FUNDING
+from .responses import decline_json, iso
+from .state import assert_ledger_ok, outbox_mark, outbox_since
 
 
 def fundings():
@@ -130,11 +132,7 @@ def test_the_target_must_be_active(system_client, system_user, account, make_ina
 
     assert response.status_code == 422
     txn = fundings().get()
-    assert response.json() == {
-        "message": AccountInactiveError.message,
-        "code": AccountInactiveError.code,
-        "transaction": transaction_json(txn, viewer=system_user),
-    }
+    assert response.json() == decline_json(AccountInactiveError, txn, viewer=system_user)
     assert (txn.status, txn.failure_reason) == ("FAILED", AccountInactiveError.code)
     assert not txn.entries.exists()
     assert Account.objects.get(id=account.id).balance == 0

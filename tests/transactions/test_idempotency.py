@@ -7,7 +7,9 @@ from transactions.apis import REPLAYED, REPLAYED_REVERSED, TRANSFER_COMPLETED
 from transactions.exceptions import IdempotencyKeyReusedError, InsufficientFundsError
 from transactions.models import IdempotencyKey, LedgerEntry, Transaction
 
-from .shapes import TRANSACTIONS, assert_ledger_ok, balances, outbox_mark, outbox_since, reverse_url, transaction_json, transfer_body, transfers
+from .requests import TRANSACTIONS, reverse_url, transfer_body
+from .responses import decline_json, transaction_json
+from .state import assert_ledger_ok, balances, outbox_mark, outbox_since, transfers
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -53,11 +55,7 @@ def test_replay_of_a_decline(auth_client, user, source, target):
     assert again.headers[REPLAY_HEADER] == "true"
     assert again.json() == first.json()
     txn = transfers().get()
-    assert again.json() == {
-        "message": InsufficientFundsError.message,
-        "code": InsufficientFundsError.code,
-        "transaction": transaction_json(txn, viewer=user),
-    }
+    assert again.json() == decline_json(InsufficientFundsError, txn, viewer=user)
     assert txn.status == Transaction.Status.FAILED
 
 

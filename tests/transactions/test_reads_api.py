@@ -14,7 +14,8 @@ from transactions.exceptions import TransactionNotFoundError
 from transactions.models import LedgerEntry, Transaction
 from transactions.services import transaction_reverse
 
-from .shapes import TRANSACTIONS, iso, transaction_json
+from .requests import TRANSACTIONS
+from .responses import iso, transaction_json
 
 
 def entries_url(account_id):

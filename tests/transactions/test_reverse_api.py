@@ -7,7 +7,7 @@ import pytest
 from accounts.models import Account
 from accounts.services import account_close, account_freeze
 from authn.exceptions import NotSystemUserError
-from tests.factories import AccountFactory, account_fund, funded_account, transfer
+from tests.factories import AccountFactory, account_fund, transfer
 from transactions.apis import REPLAYED, REVERSAL_COMPLETED
 from transactions.exceptions import (
     AccountInactiveError,
@@ -19,7 +19,9 @@ from transactions.exceptions import (
 )
 from transactions.models import LedgerEntry, Transaction
 
-from .shapes import assert_ledger_ok, balances, iso, outbox_mark, outbox_since, reverse_url, transaction_json
+from .requests import reverse_url
+from .responses import decline_json, iso
+from .state import assert_ledger_ok, balances, outbox_mark, outbox_since
 
 Status = Transaction.Status
 
@@ -29,21 +31,11 @@ def reversals():
 
 
 @pytest.fixture
-def sender(user):
-    return funded_account("100.00", owner=user)
+def original(source, target):
+    return transfer(source, target, "40.00")
 
 
-@pytest.fixture
-def receiver(other_user):
-    return AccountFactory(owner=other_user)
-
-
-@pytest.fixture
-def original(sender, receiver):
-    return transfer(sender, receiver, "40.00")
-
-
-def test_reverse(system_client, system_user, user, other_user, sender, receiver, original):
+def test_reverse(system_client, system_user, user, other_user, source, target, original):
     mark = outbox_mark()
 
     response = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo-1", "reason": "fraud"}, format="json")
@@ -55,8 +47,8 @@ def test_reverse(system_client, system_user, user, other_user, sender, receiver,
         "transaction": {
             "id": str(reversal.id),
             "kind": "REVERSAL",
-            "fromAccount": str(receiver.id),
-            "toAccount": str(sender.id),
+            "fromAccount": str(target.id),
+            "toAccount": str(source.id),
             "amount": "40.00",
             "currency": "INR",
             "status": "COMPLETED",
@@ -67,13 +59,13 @@ def test_reverse(system_client, system_user, user, other_user, sender, receiver,
             "updatedAt": iso(reversal.updated_at),
             "entries": [
                 # Neither side is the system user's: it sees their ids, never their balances.
-                {"account": str(receiver.id), "type": "DEBIT", "amount": "40.00", "balanceAfter": None},
-                {"account": str(sender.id), "type": "CREDIT", "amount": "40.00", "balanceAfter": None},
+                {"account": str(target.id), "type": "DEBIT", "amount": "40.00", "balanceAfter": None},
+                {"account": str(source.id), "type": "CREDIT", "amount": "40.00", "balanceAfter": None},
             ],
         },
     }
     assert (reversal.initiator, reversal.reason) == (system_user, "fraud")
-    assert balances(sender, receiver) == [100_00, 0]
+    assert balances(source, target) == [100_00, 0]
 
     original.refresh_from_db()
     assert original.status == Status.REVERSED
@@ -109,7 +101,7 @@ def test_reverse_a_funding(system_client, system_user, user):
     assert_ledger_ok()
 
 
-def test_only_system_users_may_reverse(auth_client, other_client, sender, receiver, original):
+def test_only_system_users_may_reverse(auth_client, other_client, source, target, original):
     for client in (auth_client, other_client):
         response = client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json")
 
@@ -117,10 +109,10 @@ def test_only_system_users_may_reverse(auth_client, other_client, sender, receiv
         assert response.json() == {"message": NotSystemUserError.message, "code": NotSystemUserError.code}
     assert not reversals().exists()
     assert Transaction.objects.get(id=original.id).status == Status.COMPLETED
-    assert balances(sender, receiver) == [60_00, 40_00]
+    assert balances(source, target) == [60_00, 40_00]
 
 
-def test_already_reversed(system_client, sender, receiver, original):
+def test_already_reversed(system_client, source, target, original):
     system_client.post(reverse_url(original.id), {"idempotencyKey": "undo-1"}, format="json")
 
     response = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo-2"}, format="json")
@@ -128,12 +120,12 @@ def test_already_reversed(system_client, sender, receiver, original):
     assert response.status_code == 409
     assert response.json() == {"message": AlreadyReversedError.message, "code": AlreadyReversedError.code}
     assert reversals().count() == 1
-    assert balances(sender, receiver) == [100_00, 0]
+    assert balances(source, target) == [100_00, 0]
     assert_ledger_ok()
 
 
-def test_a_failed_transaction_is_not_reversible(system_client, sender, receiver):
-    failed = transfer(sender, receiver, "1000.00")
+def test_a_failed_transaction_is_not_reversible(system_client, source, target):
+    failed = transfer(source, target, "1000.00")
     assert failed.status == Status.FAILED
 
     response = system_client.post(reverse_url(failed.id), {"idempotencyKey": "undo"}, format="json")
@@ -155,75 +147,67 @@ def test_a_reversal_is_not_reversible(system_client, original):
     assert_ledger_ok()
 
 
-def test_receiver_cannot_cover_the_reversal(system_client, system_user, sender, receiver, original):
+def test_receiver_cannot_cover_the_reversal(system_client, system_user, source, target, original):
     elsewhere = AccountFactory()
-    transfer(receiver, elsewhere, "30.00")  # the receiver spent most of it
+    transfer(target, elsewhere, "30.00")  # the target spent most of it
     mark = outbox_mark()
 
     response = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo-1"}, format="json")
 
     assert response.status_code == 422
     failed = reversals().get()
-    assert response.json() == {
-        "message": InsufficientFundsError.message,
-        "code": InsufficientFundsError.code,
-        "transaction": transaction_json(failed, viewer=system_user),
-    }
+    assert response.json() == decline_json(InsufficientFundsError, failed, viewer=system_user)
     assert (failed.status, failed.failure_reason, failed.reverses_id) == (Status.FAILED, InsufficientFundsError.code, original.id)
     assert not failed.entries.exists()
     assert Transaction.objects.get(id=original.id).status == Status.COMPLETED
-    assert balances(sender, receiver) == [60_00, 10_00]
+    assert balances(source, target) == [60_00, 10_00]
     assert outbox_since(mark) == []
     assert_ledger_ok()
 
     # Once the money is back, a new attempt (new key) succeeds; the failed one stays on record.
-    transfer(elsewhere, receiver, "30.00")
+    transfer(elsewhere, target, "30.00")
     retry = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo-2"}, format="json")
 
     assert retry.status_code == 201, retry.content
     assert sorted(reversals().values_list("status", flat=True)) == [Status.COMPLETED, Status.FAILED]
     assert Transaction.objects.get(id=original.id).status == Status.REVERSED
-    assert balances(sender, receiver) == [100_00, 0]
+    assert balances(source, target) == [100_00, 0]
     assert_ledger_ok()
 
 
-@pytest.mark.parametrize("side", ["sender", "receiver"])
-def test_a_closed_account_cannot_take_part(system_client, system_user, user, other_user, sender, receiver, original, side):
+@pytest.mark.parametrize("side", ["source", "target"])
+def test_a_closed_account_cannot_take_part(system_client, system_user, user, other_user, source, target, original, side):
     # An account closes only when empty: empty the chosen side first, through the service.
-    if side == "sender":
-        transfer(sender, AccountFactory(owner=user), "60.00")
-        closed = sender
+    if side == "source":
+        transfer(source, AccountFactory(owner=user), "60.00")
+        closed = source
     else:
-        transfer(receiver, AccountFactory(owner=other_user), "40.00")
-        closed = receiver
+        transfer(target, AccountFactory(owner=other_user), "40.00")
+        closed = target
     account_close(account_id=closed.id)
-    before = balances(sender, receiver)
+    before = balances(source, target)
 
     response = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json")
 
     assert response.status_code == 422
     failed = reversals().get()
-    assert response.json() == {
-        "message": AccountInactiveError.message,
-        "code": AccountInactiveError.code,
-        "transaction": transaction_json(failed, viewer=system_user),
-    }
+    assert response.json() == decline_json(AccountInactiveError, failed, viewer=system_user)
     assert failed.failure_reason == AccountInactiveError.code
-    assert balances(sender, receiver) == before
+    assert balances(source, target) == before
     assert Transaction.objects.get(id=original.id).status == Status.COMPLETED
     assert_ledger_ok()
 
 
-@pytest.mark.parametrize("frozen", [["sender"], ["receiver"], ["sender", "receiver"]])
-def test_frozen_accounts_can_be_reversed(system_client, sender, receiver, original, frozen):
-    accounts = {"sender": sender, "receiver": receiver}
+@pytest.mark.parametrize("frozen", [["source"], ["target"], ["source", "target"]])
+def test_frozen_accounts_can_be_reversed(system_client, source, target, original, frozen):
+    accounts = {"source": source, "target": target}
     for side in frozen:
         account_freeze(account_id=accounts[side].id)
 
     response = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json")
 
     assert response.status_code == 201, response.content
-    assert balances(sender, receiver) == [100_00, 0]
+    assert balances(source, target) == [100_00, 0]
     assert [side for side, account in accounts.items() if Account.objects.get(id=account.id).status == "FROZEN"] == frozen
     assert_ledger_ok()
 
@@ -248,7 +232,7 @@ def test_reverse_needs_a_key(system_client, original):
     assert not reversals().exists()
 
 
-def test_reverse_is_idempotent(system_client, sender, receiver, original):
+def test_reverse_is_idempotent(system_client, source, target, original):
     first = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json")
     mark = outbox_mark()
 
@@ -261,13 +245,13 @@ def test_reverse_is_idempotent(system_client, sender, receiver, original):
         assert replay.headers["Idempotent-Replayed"] == "true"
         assert replay.json() == {"message": REPLAYED, "transaction": first.json()["transaction"]}
     assert reversals().count() == 1
-    assert balances(sender, receiver) == [100_00, 0]
+    assert balances(source, target) == [100_00, 0]
     assert outbox_since(mark) == []
     assert_ledger_ok()
 
 
-def test_reverse_key_used_for_another_transaction(system_client, sender, receiver, original):
-    second = transfer(sender, receiver, "10.00")
+def test_reverse_key_used_for_another_transaction(system_client, source, target, original):
+    second = transfer(source, target, "10.00")
     system_client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json")
 
     response = system_client.post(reverse_url(second.id), {"idempotencyKey": "undo"}, format="json")
@@ -277,8 +261,8 @@ def test_reverse_key_used_for_another_transaction(system_client, sender, receive
     assert Transaction.objects.get(id=second.id).status == Status.COMPLETED
 
 
-def test_a_refused_reversal_does_not_spend_the_key(system_client, sender, receiver, original):
-    failed = transfer(sender, receiver, "1000.00")
+def test_a_refused_reversal_does_not_spend_the_key(system_client, source, target, original):
+    failed = transfer(source, target, "1000.00")
     refused = system_client.post(reverse_url(failed.id), {"idempotencyKey": "undo"}, format="json")
 
     accepted = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json")

@@ -26,7 +26,9 @@ from transactions.exceptions import (
 from transactions.models import IdempotencyKey, LedgerEntry
 from transactions.services import transfer_create
 
-from .shapes import TRANSACTIONS, assert_ledger_ok, balances, iso, outbox_mark, outbox_since, transaction_json, transfer_body, transfers
+from .requests import TRANSACTIONS, transfer_body
+from .responses import decline_json, iso
+from .state import assert_ledger_ok, balances, outbox_mark, outbox_since, transfers
 
 
 def assert_nothing_stored():
@@ -288,11 +290,7 @@ def test_insufficient_funds(auth_client, user, source, target):
     txn = transfers().get()
     assert (txn.status, txn.failure_reason, txn.initiator) == ("FAILED", InsufficientFundsError.code, user)
     assert not txn.entries.exists()
-    assert response.json() == {
-        "message": InsufficientFundsError.message,
-        "code": InsufficientFundsError.code,
-        "transaction": transaction_json(txn, viewer=user),
-    }
+    assert response.json() == decline_json(InsufficientFundsError, txn, viewer=user)
     body = response.json()["transaction"]
     assert (body["status"], body["failureReason"], body["entries"], body["amount"]) == (
         "FAILED",
@@ -349,11 +347,7 @@ def test_inactive_account_on_either_side(auth_client, user, source, target, make
     assert response.status_code == 422
     txn = transfers().get(idempotency__key="inactive")
     assert (txn.status, txn.failure_reason) == ("FAILED", AccountInactiveError.code)
-    assert response.json() == {
-        "message": AccountInactiveError.message,
-        "code": AccountInactiveError.code,
-        "transaction": transaction_json(txn, viewer=user),
-    }
+    assert response.json() == decline_json(AccountInactiveError, txn, viewer=user)
     assert balances(source, target) == before
     assert outbox_since(mark) == []
     assert_ledger_ok()

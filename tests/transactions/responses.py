@@ -1,18 +1,7 @@
-"""What the transaction endpoints should answer, built from the database, and ledger checks
-shared by the transaction tests."""
+"""What the transaction endpoints should answer, built from the database."""
 
 from accounts.money import format_minor
-from accounts.models import Account
-from notifications.models import OutboxEmail
-from transactions.audit import ledger_verify
 from transactions.models import Transaction
-
-TRANSACTIONS = "/api/transactions"
-FUNDING = "/api/transactions/system/initial-funds"
-
-
-def reverse_url(transaction_id):
-    return f"/api/transactions/{transaction_id}/reverse"
 
 
 def iso(dt):
@@ -50,29 +39,6 @@ def transaction_json(txn: Transaction, *, viewer) -> dict:
     }
 
 
-def transfer_body(source, target, amount="40.00", key="key-1"):
-    return {"fromAccount": str(source.id), "toAccount": str(target.id), "amount": amount, "idempotencyKey": key}
-
-
-def outbox_mark() -> int:
-    """The newest outbox row's id now; rows written later have larger ids."""
-    newest = OutboxEmail.objects.order_by("-id").first()
-    return newest.id if newest else 0
-
-
-def outbox_since(mark: int) -> list[OutboxEmail]:
-    return list(OutboxEmail.objects.filter(id__gt=mark).order_by("id"))
-
-
-def assert_ledger_ok():
-    report = ledger_verify()
-    assert report.ok, report.summary()
-
-
-def balances(*accounts):
-    """Current balances (minor units), read fresh from the database."""
-    return [Account.objects.get(id=account.id).balance for account in accounts]
-
-
-def transfers():
-    return Transaction.objects.filter(kind=Transaction.Kind.TRANSFER)
+def decline_json(error, txn: Transaction, *, viewer) -> dict:
+    """A 422 decline: the error's message and code, and the FAILED transaction it stored."""
+    return {"message": error.message, "code": error.code, "transaction": transaction_json(txn, viewer=viewer)}

@@ -1,11 +1,11 @@
-"""A Django stack on a scratch database, for checks and benchmarks that drive it over HTTP.
+"""A Django stack on a scratch database, for the bank check and the bench, which drive it over HTTP.
 
     with Stack(database="ledger_bankcheck", workers=2, threads=4) as stack:
         stack.url   # http://127.0.0.1:<free port>
         stack.env   # the overrides gunicorn runs with; apply them before django.setup() to share its data
 
-Entering drops and recreates the database, migrates it, starts gunicorn on a free 127.0.0.1 port
-and waits for GET /api/health to answer 200; leaving stops gunicorn and empties the stack's two
+Entering drops and recreates the database, migrates it and starts gunicorn through the fault
+tests' launcher (tests/faults/processes.py); leaving stops gunicorn and empties the stack's two
 Redis databases (cache and broker). The database is left for inspection; the next run recreates
 it. The configured DATABASE_URL's database (and its test_ twin) is refused. No Celery worker runs,
 so emails stay in the outbox; throttles are out of reach, so a bench measures the service, not
@@ -13,15 +13,12 @@ them. `extra_env` (DJANGO_SETTINGS_MODULE) and `wsgi_app` serve another project 
 the same way (bench/floor/).
 """
 
-import http.client
+import contextlib
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,7 +27,8 @@ import psycopg
 import redis
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.faults.processes import ROOT, gunicorn
+
 DATABASE_NAME = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
 UNTHROTTLED = "1000000000/s"
 # The web's PostgreSQL sessions carry this application_name, so a nemesis (or an operator
@@ -40,23 +38,6 @@ WEB_APPLICATION_NAME = "ledger-stack-web"
 
 class StackError(RuntimeError):
     """The stack could not be set up or did not come up healthy."""
-
-
-def http_get(port: int, path: str, token: str | None = None, timeout: float = 30.0) -> tuple[int, bytes]:
-    """The bench's one HTTP client for its own requests (the load itself is wrk's)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _with_path(url: str, path: str) -> str:
@@ -75,7 +56,6 @@ class Stack:
         cache_db: int = 6,
         broker_db: int = 7,
         extra_env: dict[str, str] | None = None,
-        health_timeout: float = 30.0,
         wsgi_app: str = "ledger_project.wsgi",
         log=print,
     ):
@@ -90,10 +70,11 @@ class Stack:
         base_redis_url = redis_url or os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 
         self.database = database
-        self.workers, self.threads = workers, threads
+        self.gunicorn_args = ("--workers", str(workers), "--threads", str(threads),
+                              # Clients keep their connections for the whole run; never close them under it.
+                              "--keep-alive", "75", "--graceful-timeout", "10")
         # Another module also serves a deliberately broken variant of the service (a check's check).
         self.wsgi_app = wsgi_app
-        self.health_timeout = health_timeout
         self.log = log
         self.database_url = _with_path(base_db_url, f"/{database}")
         self.cache_url = _with_path(base_redis_url, f"/{cache_db}")
@@ -104,10 +85,18 @@ class Stack:
             "THROTTLE_TRANSFER": UNTHROTTLED, "THROTTLE_LOGIN": UNTHROTTLED, "THROTTLE_REGISTER": UNTHROTTLED,
             **(extra_env or {}),
         }
-        self.port = None
-        self.process = None
+        self.web = None  # the launcher's HttpClient: .port, .process
+        self._resources = contextlib.ExitStack()
         # The web's stderr: gunicorn's own log and Django's errors (a 5xx's traceback); one per database.
         self.log_path = Path(tempfile.gettempdir()) / f"{database}.gunicorn.log"
+
+    @property
+    def port(self) -> int:
+        return self.web.port
+
+    @property
+    def process(self) -> subprocess.Popen:
+        return self.web.process
 
     @property
     def url(self) -> str:
@@ -164,50 +153,16 @@ class Stack:
         return result.stdout
 
     def start(self):
-        """gunicorn on a free port; another process may take the port between our probe and
-        gunicorn's bind, so a start that dies at once is tried again on a new port."""
-        for _ in range(3):
-            self.port = _free_port()
-            log = self.log_path.open("w")
-            self.process = subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "gunicorn"), self.wsgi_app, "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", str(self.workers), "--threads", str(self.threads),
-                 # Clients keep their connections for the whole run; never close them under it.
-                 "--keep-alive", "75", "--graceful-timeout", "10",
-                 # The default control socket is one path per machine user: several stacks (and
-                 # `make run`) would take it from each other.
-                 "--no-control-socket"],
-                cwd=ROOT, env={**os.environ, **self.env, "PGAPPNAME": WEB_APPLICATION_NAME},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            log.close()  # gunicorn has its own copy
-            if self._wait_healthy():
-                return
-            if self.process.poll() is None:
-                break  # running but never healthy: not a port race
-        self.stop()
-        raise StackError(f"gunicorn did not become healthy on {self.url}; last lines of {self.log_path}:\n{self.log_tail()}")
-
-    def _wait_healthy(self) -> bool:
-        deadline = time.monotonic() + self.health_timeout
-        while time.monotonic() < deadline and self.process.poll() is None:
+        env = {**os.environ, **self.env, "PGAPPNAME": WEB_APPLICATION_NAME}
+        with self.log_path.open("w") as log:  # gunicorn keeps its own copy
+            launcher = gunicorn(*self.gunicorn_args, env=env, wsgi_app=self.wsgi_app, log=log)
             try:
-                if http_get(self.port, "/api/health", timeout=2)[0] == 200:
-                    return True
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.2)
-        return False
+                self.web = self._resources.enter_context(launcher)
+            except (AssertionError, RuntimeError) as exc:
+                raise StackError(f"gunicorn did not become healthy ({exc}); last lines of {self.log_path}:\n{self.log_tail()}") from exc
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
+        self._resources.close()
         try:
             self.redis_flush()
         except StackError as exc:

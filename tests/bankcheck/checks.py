@@ -1,0 +1,190 @@
+"""The bank check's verdict: every invariant checked on one database snapshot, and the report."""
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from accounts.money import format_minor
+from bench.load import percentile
+
+from .client import CURRENCY, ClientLog, Transfer, World
+from .nemesis import Nemesis
+
+
+def money(minor: int) -> str:
+    return format_minor(minor, CURRENCY)
+
+
+SNAPSHOT_ACCOUNTS = "SELECT id, owner_id, is_system, currency, balance FROM accounts_account"
+SNAPSHOT_TRANSACTIONS = """
+    SELECT k.initiator_id, k.key, t.id, t.kind, t.status, t.from_account_id, t.to_account_id, t.amount
+    FROM transactions_transaction t JOIN transactions_idempotencykey k ON k.id = t.idempotency_id
+"""
+SNAPSHOT_CLAIMS = """
+    SELECT k.initiator_id, k.key, count(t.id) FROM transactions_idempotencykey k
+    LEFT JOIN transactions_transaction t ON t.idempotency_id = k.id
+    GROUP BY k.id, k.initiator_id, k.key
+"""
+
+
+@dataclass
+class Check:
+    name: str
+    problems: list[str]
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def shown(problems: list[str], limit: int = 5) -> str:
+    more = f" (+{len(problems) - limit} more)" if len(problems) > limit else ""
+    return "; ".join(problems[:limit]) + more
+
+
+def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
+    from django.db import connection, transaction
+
+    from transactions.audit import ledger_verify
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One snapshot for every query below and for ledger_verify(), which reads the caller's.
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute(SNAPSHOT_ACCOUNTS)
+        accounts = {str(row[0]): row for row in cursor.fetchall()}
+        cursor.execute(SNAPSHOT_TRANSACTIONS)
+        stored = defaultdict(list)
+        for initiator, key, *rest in cursor.fetchall():
+            stored[(str(initiator), key)].append([str(value) if i < 5 else value for i, value in enumerate(rest)])
+        cursor.execute(SNAPSHOT_CLAIMS)
+        claims = cursor.fetchall()
+        audit = ledger_verify()
+    connection.close()
+
+    checks = []
+    client_accounts = set(world.accounts)
+    balances = {account_id: row[4] for account_id, row in accounts.items()}
+
+    # (a) conservation
+    problems = []
+    customer_total = sum(row[4] for row in accounts.values() if not row[2])
+    if customer_total != world.total_funded:
+        problems.append(f"non-system balances total {money(customer_total)}, funded {money(world.total_funded)}")
+    per_currency = Counter()
+    for row in accounts.values():
+        per_currency[row[3]] += row[4]
+    problems += [f"{currency} balances sum to {money(total)}, not 0" for currency, total in per_currency.items() if total]
+    checks.append(Check("(a) total conserved", problems, f"non-system {money(customer_total)} = funded {money(world.total_funded)}; every currency sums to 0"))
+
+    # (b) no overdraft
+    negative = [f"{account_id} at {money(row[4])}" for account_id, row in accounts.items() if not row[2] and row[4] < 0]
+    checks.append(Check("(b) no negative non-system balance", negative, f"{sum(not row[2] for row in accounts.values())} accounts"))
+
+    # (c) every acknowledgement is in the ledger, once, as acknowledged
+    problems = []
+    acknowledged = [t for t in transfers if t.outcome == "ok"]
+    for t in acknowledged:
+        rows = stored.get((t.user_id, t.key), [])
+        if len(rows) != 1:
+            problems.append(f"{t.key}: acknowledged, {len(rows)} transactions stored")
+            continue
+        txn_id, kind, status, source, target, amount = rows[0]
+        if (txn_id, kind, source, target, amount) != (t.transaction_id, "TRANSFER", t.source, t.target, t.amount) or status not in (
+            "COMPLETED",
+            "REVERSED",
+        ):
+            problems.append(f"{t.key}: acknowledged {t.transaction_id}, stored {rows[0]}")
+    checks.append(Check("(c) every acknowledged transfer present exactly once", problems, f"{len(acknowledged)} acknowledged"))
+
+    # (d) one outcome per key; every unknown resolved to zero or one transaction; nothing unasked
+    problems = [f"key {key} of {user}: {count} transactions" for user, key, count in claims if count > 1]
+    problems += [f"key {key} of {user}: claimed with no transaction" for user, key, count in claims if count == 0]
+    expected_rows = {"completed": ("COMPLETED", "REVERSED"), "declined": ("FAILED",), "rejected": ()}
+    for t in transfers:
+        if t.outcome == "ok":
+            continue  # (c)
+        rows = stored.get((t.user_id, t.key), [])
+        if t.final == "unknown":
+            problems.append(f"{t.key}: unknown outcome never resolved ({len(rows)} transactions stored)")
+        elif len(rows) != (1 if expected_rows[t.final] else 0) or (rows and rows[0][2] not in expected_rows[t.final]):
+            problems.append(f"{t.key}: {t.final} ({t.resolution or t.status}), stored {rows}")
+    sent = {(t.user_id, t.key) for t in transfers} | {(world.system_user_id, key) for key in world.funding_keys}
+    problems += [f"transaction {rows[0][0]} under key {key} that no client sent" for (user, key), rows in stored.items() if (user, key) not in sent]
+    unknowns = sum(t.outcome == "unknown" for t in transfers)
+    checks.append(Check("(d) every key at most one transaction, every unknown resolved to 0 or 1", problems, f"{len(stored)} keys stored, {unknowns} unknowns"))
+
+    # (e) the ledger's own audit: balances equal entries and the newest balance_after, and the rest
+    problems = [f"{name}: {shown(ids, 3)}" for name, ids in audit.violations.items()]
+    checks.append(Check("(e) stored balances equal their entries (ledger_verify)", problems, f"{audit.transactions} transactions, {audit.entries} entries"))
+
+    # (f) the clients' history of definite outcomes predicts every balance
+    expected = {account: world.funding for account in client_accounts}
+    for t in transfers:
+        if t.final == "completed":
+            expected[t.source] -= t.amount
+            expected[t.target] += t.amount
+    problems = [f"{account}: stored {money(balances.get(account, 0))}, history says {money(value)}" for account, value in expected.items() if balances.get(account) != value]
+    if balances.get(world.system_account_id) != -world.total_funded:
+        problems.append(f"funding account: stored {money(balances.get(world.system_account_id, 0))}, history says {money(-world.total_funded)}")
+    if any(t.final == "unknown" for t in transfers):
+        problems.append("not checkable while an unknown is unresolved")
+    checks.append(Check("(f) every balance equals the clients' history", problems, f"{len(expected) + 1} accounts"))
+    return checks
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def report(args, logs: list[ClientLog], elapsed: float, nemesis: Nemesis | None, checks: list[Check], unexpected: list[str]) -> bool:
+    transfers = [t for log in logs for t in log.transfers]
+    reads = sum((log.reads for log in logs), Counter())
+    read_latencies = sorted(latency for log in logs for latency in log.read_latencies)
+    transfer_latencies = sorted(t.latency for t in transfers)
+    all_latencies = sorted(transfer_latencies + read_latencies)
+    outcomes = Counter(t.outcome for t in transfers)
+    requests = Counter(outcomes) + reads
+    total = sum(requests.values())
+    failed_by = Counter(f"{t.status} {t.code}" for t in transfers if t.outcome == "failed")
+    unknown_by = Counter(f"{t.status} {t.code}" if t.status else t.code for t in transfers if t.outcome == "unknown")
+    resolutions = Counter(t.resolution for t in transfers if t.outcome == "unknown")
+    read_anomalies = [anomaly for log in logs for anomaly in log.read_anomalies]
+    non_json = sum(log.non_json_errors for log in logs)
+
+    def ms(values, fraction):
+        return f"{percentile(values, fraction) * 1000:.1f} ms"
+
+    print(f"requests    {total}: ok {requests['ok']}, failed {requests['failed']}, unknown {requests['unknown']}; "
+          f"{total / elapsed:.1f} req/s over {elapsed:.1f} s")
+    print(f"latency     all p50 {ms(all_latencies, 0.5)}, p99 {ms(all_latencies, 0.99)}; "
+          f"transfers p50 {ms(transfer_latencies, 0.5)}, p99 {ms(transfer_latencies, 0.99)}; "
+          f"reads p50 {ms(read_latencies, 0.5)}, p99 {ms(read_latencies, 0.99)}")
+    print(f"transfers   {len(transfers)}: ok {outcomes['ok']}, failed {outcomes['failed']}, unknown {outcomes['unknown']}")
+    if failed_by:
+        print("  failed    " + ", ".join(f"{reason}: {count}" for reason, count in failed_by.most_common()))
+    if unknown_by:
+        print("  unknown   " + ", ".join(f"{reason}: {count}" for reason, count in unknown_by.most_common()))
+        print("  resolved  " + ", ".join(f"{reason}: {count}" for reason, count in resolutions.most_common()))
+    print(f"reads       {sum(reads.values())}: ok {reads['ok']}, failed {reads['failed']}, unknown {reads['unknown']}; "
+          f"malformed or foreign {len(read_anomalies)}")
+    if nemesis is not None:
+        print(f"nemesis     {nemesis.kills} backends terminated ({nemesis.busy_kills} busy when chosen), every {args.nemesis_interval:g} s"
+              + (f"; stopped early: {nemesis.error}" if nemesis.error else ""))
+    if non_json:
+        print(f"note        {non_json} error responses were not JSON (API.md: errors are always JSON)")
+    print("checks")
+    for check in checks:
+        print(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail if check.ok else shown(check.problems)}")
+
+    reasons = [check.name for check in checks if not check.ok]
+    if read_anomalies:
+        print(f"  [FAIL] reads: {shown(read_anomalies)}")
+        reasons.append(f"{len(read_anomalies)} malformed reads")
+    if unexpected:
+        print(f"  [FAIL] unexpected answers to valid requests: {shown(unexpected)}")
+        reasons.append(f"{len(unexpected)} unexpected answers")
+    if nemesis is not None and nemesis.error:
+        reasons.append("nemesis failed")
+    if not transfers:
+        reasons.append("no transfers were made")
+    print("bank check: PASS" if not reasons else f"bank check: FAIL ({'; '.join(reasons)})")
+    return not reasons
