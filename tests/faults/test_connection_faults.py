@@ -33,9 +33,9 @@ def test_preflight_refuses_processes_that_could_hold_more_connections_than_the_s
 
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
-        "preflight: PostgreSQL at 127.0.0.1:%d has room for 17 connections (max_connections less the reserved "
+        f"preflight: PostgreSQL at 127.0.0.1:{postgresql.port} has room for 17 connections (max_connections less the reserved "
         "ones), but the service may open 40: web 2 × 16 + worker 2 + beat 1 + margin 5. Lower WEB_WORKERS, "
-        "DB_POOL_MAX_SIZE or WORKER_CONCURRENCY, or raise max_connections." % postgresql.port
+        "DB_POOL_MAX_SIZE or WORKER_CONCURRENCY, or raise max_connections."
     )
     assert fits.returncode == 0, fits.stderr
 

@@ -94,9 +94,9 @@ def test_no_route_shows_a_transaction_with_another_users_balance_or_key(parties)
     call(p.system, lambda: post(system, reverse_url(transfer_id), undo), 200)
     lists = {}
     for viewer, client in [(p.alice, alice), (p.bob, bob)]:
-        lists[viewer] = call(viewer, lambda: client.get(TRANSACTIONS), 200).json()["transactions"]
+        lists[viewer] = call(viewer, lambda client=client: client.get(TRANSACTIONS), 200).json()["transactions"]
         for txn in lists[viewer]:
-            call(viewer, lambda: client.get(f"{TRANSACTIONS}/{txn['id']}"), 200)
+            call(viewer, lambda client=client, txn=txn: client.get(f"{TRANSACTIONS}/{txn['id']}"), 200)
 
     # Bob was shown his funding, the transfer, the top-up and the reversal (never Alice's decline).
     assert sorted(t["kind"] for t in lists[p.bob]) == ["FUNDING", "FUNDING", "REVERSAL", "TRANSFER"]

@@ -154,7 +154,7 @@ def test_limit_bounds_are_accepted(auth_client, mine, theirs, limit, count, more
 
 @pytest.mark.parametrize("limit", [1, 3, 4, 11, 50])
 def test_following_next_visits_every_transaction_exactly_once(auth_client, mine, theirs, limit):
-    for n in range(5):
+    for _ in range(5):
         transfer(mine, theirs, "1.00")
         transfer(theirs, mine, "0.50")
     transfer(mine, theirs, "10000.00")  # a FAILED one is listed too
