@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authn.exceptions import CsrfFailedError, TokenInvalidError
-from transactions.models import LedgerAudit
+from transactions.selectors import ledger_audit_latest
 
 from .exceptions import InvalidInputError, NotFoundError, ServerError, error_response
 from .schema import error_responses
@@ -71,7 +71,7 @@ class HealthOutputSerializer(serializers.Serializer):
 
 def _last_audit():
     try:
-        return LedgerAudit.objects.order_by("-finished_at").first()
+        return ledger_audit_latest()
     except DatabaseError:
         return None
 

@@ -8,7 +8,7 @@ from authn.exceptions import CsrfFailedError, NotAuthenticatedError, TokenInvali
 from ledger_project.exceptions import InvalidInputError, NotFoundError, error_response
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
-from transactions.audit import ledger_audit_record
+from transactions.audit import ledger_audit
 
 NOT_FOUND = {"message": NotFoundError.message, "code": "not_found"}
 
@@ -118,8 +118,8 @@ def test_health(client, staff_client):
 
 
 def test_health_shows_the_last_audit(staff_client):
-    ledger_audit_record()
-    newest = ledger_audit_record()
+    ledger_audit()
+    newest = ledger_audit()
 
     last = staff_client.get("/api/health").json()["lastAudit"]
 

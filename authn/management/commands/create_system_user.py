@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
 from accounts.money import format_minor
+from authn.services import system_user_ensure
 from ledger_project.exceptions import ApplicationError, application_error, command_error
-from transactions.services import system_user_ensure
 
 
 class Command(BaseCommand):
