@@ -202,16 +202,15 @@ def _drf_errors():
 
 
 def _from_drf(exc: drf.APIException) -> ApplicationError:
-    for drf_class, error_class, keeps_detail in _drf_errors():
-        if isinstance(exc, drf_class):
-            break
-    else:
-        error_class, keeps_detail = ApplicationError, True
+    error_class, keeps_detail = next(
+        ((error, keeps) for drf_class, error, keeps in _drf_errors() if isinstance(exc, drf_class)),
+        (ApplicationError, True),
+    )
     headers = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = "%d" % exc.wait
+        headers["Retry-After"] = str(int(exc.wait))
     errors = None
     if isinstance(exc, drf.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"nonFieldErrors": exc.detail}

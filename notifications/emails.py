@@ -38,6 +38,8 @@ def transaction_emails_enqueue(*, txn: Transaction, debit, credit, debit_owner, 
             "transaction": txn.id,
             "balance": format_minor(account.balance, txn.currency),
         }
-        rows.append(OutboxEmail(to=owner.email, subject=EMAIL_SUBJECT.format(**values), body=EMAIL_BODY.format(**values)))
+        rows.append(
+            OutboxEmail(to=owner.email, subject=EMAIL_SUBJECT.format(**values), body=EMAIL_BODY.format(**values))
+        )
     if rows:
         outbox_rows_enqueue(rows=rows)
