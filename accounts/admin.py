@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from ledger_project.exceptions import ApplicationError
+from ledger_project.exceptions import ApplicationError, error_text
 
 from .models import Account
 from .money import format_minor
@@ -13,7 +13,7 @@ def _status_action(service, description, done):
             try:
                 service(account_id=account.id)
             except ApplicationError as exc:
-                modeladmin.message_user(request, f"{account.id}: {exc.message}", messages.ERROR)
+                modeladmin.message_user(request, f"{account.id}: {error_text(exc)}", messages.ERROR)
             else:
                 modeladmin.message_user(request, f"{account.id}: {done}.", messages.SUCCESS)
 

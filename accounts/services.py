@@ -59,5 +59,12 @@ def funding_accounts_ensure(*, owner: User) -> list[Account]:
     """One funding account per supported currency for a system user; idempotent. Funding
     accounts may go negative: they are where money enters the ledger."""
     for currency in settings.SUPPORTED_CURRENCIES:
-        Account.objects.get_or_create(owner=owner, currency=currency, is_system=True)
+        funding_account_ensure(owner=owner, currency=currency)
     return list(Account.objects.filter(owner=owner, is_system=True).order_by("currency"))
+
+
+def funding_account_ensure(*, owner: User, currency: str) -> Account:
+    """The system user's funding account in `currency`, made on first use (a currency added to
+    SUPPORTED_CURRENCIES after create_system_user ran has none yet)."""
+    account, _ = Account.objects.select_related("owner").get_or_create(owner=owner, currency=currency, is_system=True)
+    return account

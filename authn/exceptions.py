@@ -1,5 +1,8 @@
 from ledger_project.exceptions import ApplicationError
 
+# What DRF's own 401s carry (simplejwt's authenticate_header): the scheme to authenticate with.
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+
 
 class EmailTakenError(ApplicationError):
     """Another user already registered this email."""
@@ -17,12 +20,22 @@ class InvalidCredentialsError(ApplicationError):
     message = "Invalid email or password."
 
 
+class NotAuthenticatedError(ApplicationError):
+    """No token on a request that needs one (DRF's NotAuthenticated)."""
+
+    status_code = 401
+    code = "not_authenticated"
+    message = "Authentication credentials were not provided."
+    headers = BEARER_CHALLENGE
+
+
 class TokenInvalidError(ApplicationError):
     """A token that is malformed, expired, blacklisted or of the wrong type."""
 
     status_code = 401
     code = "token_invalid"
     message = "The token is invalid or expired."
+    headers = BEARER_CHALLENGE
 
 
 class CsrfFailedError(ApplicationError):

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.http import JsonResponse
+
+from ledger_project.exceptions import error_response
 
 from .exceptions import AdminLoginLockedError
 from .models import normalize_email
@@ -21,5 +22,4 @@ def admin_login_account(request, credentials) -> str:
 def admin_login_locked(request, response, credentials):
     """The answer to every attempt while locked out: a JSON 429 like the API's throttles."""
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    error = AdminLoginLockedError(headers={"Retry-After": str(seconds)})
-    return JsonResponse(error.body(), status=error.status_code, headers=error.headers)
+    return error_response(AdminLoginLockedError(headers={"Retry-After": str(seconds)}))

@@ -1,3 +1,4 @@
+import secrets
 import uuid
 from datetime import datetime, timezone as dt_timezone
 
@@ -12,6 +13,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts.services import funding_accounts_ensure
 from notifications.services import email_enqueue
 
 from .exceptions import EmailTakenError, InvalidCredentialsError, TokenInvalidError
@@ -151,3 +153,27 @@ def _storable_id(value) -> bool:
 
 def _expiry(token) -> datetime:
     return datetime.fromtimestamp(token["exp"], tz=dt_timezone.utc)
+
+
+def system_user_ensure(*, email: str, name: str, password: str | None = None) -> tuple[User, bool, str | None]:
+    """Create or update a system user and its funding accounts; idempotent.
+
+    Returns (user, created, generated_password). An existing user's password changes only when
+    one is given; a new user without one gets a random password, returned once.
+    """
+    generated = None
+    user = User.objects.filter(email=normalize_email(email)).first()
+    created = user is None
+    if created:
+        if not password:
+            password = generated = secrets.token_urlsafe(18)
+        user = user_create(email=email, name=name, password=password, is_system=True)
+    with transaction.atomic():
+        if not created:
+            user.is_system = True
+            if password:
+                validate_password(password, user)
+                user.set_password(password)
+            user.save()
+        funding_accounts_ensure(owner=user)
+    return user, created, generated

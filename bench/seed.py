@@ -72,7 +72,8 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
     from authn.models import User
     from authn.services import tokens_issue
     from transactions.audit import ledger_verify
-    from transactions.services import funding_create, system_user_ensure
+    from authn.services import system_user_ensure
+    from transactions.services import funding_create
 
     timings: dict[str, float] = {}
     with timed(timings, "system user", log):

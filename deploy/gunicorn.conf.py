@@ -3,7 +3,6 @@
 slow clients, sheds overload and hides the server's name, which gunicorn has no setting for.
 """
 
-import json
 import os
 
 from gunicorn import util
@@ -35,18 +34,18 @@ accesslog = "-"
 # byte in the path, both of which nginx passes on) with an HTML page of its own, before Django
 # sees it. gunicorn has no setting for that page, so its one writer of them is replaced here:
 # the same refusal, in the API.md error shape. Loud, not silent, if gunicorn ever renames it.
-GUNICORN_ERROR_CODES = {
-    403: ("You do not have permission to do this.", "permission_denied"),
-    414: ("The request URI is too long.", "uri_too_long"),
-    431: ("The request headers are too large.", "headers_too_large"),
-    500: ("Internal server error.", "server_error"),
-    501: ("The request uses a transfer coding this server does not support.", "not_implemented"),
-}
-
-
 def write_json_error(sock, status_int, reason, mesg):
-    message, code = GUNICORN_ERROR_CODES.get(status_int, ("Bad request.", "validation_error"))
-    body = json.dumps({"message": message, "code": code}).encode()
+    # Imported here: gunicorn reads this file before a worker loads Django (ledger_project.wsgi).
+    from ledger_project import exceptions as e
+
+    errors = {
+        403: e.PermissionDeniedError,
+        414: e.UriTooLongError,
+        431: e.HeadersTooLargeError,
+        500: e.ServerError,
+        501: e.TransferCodingNotImplementedError,
+    }
+    body = e.error_response(errors.get(status_int, e.InvalidInputError)()).content
     head = f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
     util.write_nonblock(sock, f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body)
 

@@ -24,11 +24,13 @@ class ApplicationError(Exception):
     code = "error"
     message = "The request could not be processed."
 
+    headers: dict = {}  # a subclass's headers on every answer (WWW-Authenticate on a 401)
+
     def __init__(self, message=None, *, errors=None, extra=None, headers=None):
         self.message = message or self.message
         self.errors = errors
         self.extra = extra or {}
-        self.headers = headers or {}
+        self.headers = {**self.headers, **(headers or {})}
         super().__init__(self.message)
 
     def body(self):
@@ -44,6 +46,12 @@ class InvalidInputError(ApplicationError):
     status_code = 400
     code = "validation_error"
     message = "Invalid input."
+
+
+class MalformedJsonError(InvalidInputError):
+    """The request body is not JSON (ledger_project.parsers)."""
+
+    message = "Malformed JSON body."
 
 
 class NotFoundError(ApplicationError):
@@ -71,6 +79,78 @@ class LengthRequiredError(ApplicationError):
     message = "Send the request body with a Content-Length header; chunked bodies are not accepted."
 
 
+class PermissionDeniedError(ApplicationError):
+    """The caller may not do this (DRF's and Django's PermissionDenied)."""
+
+    status_code = 403
+    code = "permission_denied"
+    message = "You do not have permission to do this."
+
+
+class MethodNotAllowedError(ApplicationError):
+    """The route exists but not for this method; DRF's sentence names the method."""
+
+    status_code = 405
+    code = "method_not_allowed"
+    message = 'Method "{method}" not allowed.'
+
+
+class NotAcceptableError(ApplicationError):
+    """The Accept header excludes JSON, the only thing we answer."""
+
+    status_code = 406
+    code = "not_acceptable"
+    message = "Could not satisfy the request Accept header."
+
+
+class UnsupportedMediaTypeError(ApplicationError):
+    """The body is not JSON by its Content-Type; DRF's sentence names the type."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+    message = 'Unsupported media type "{media_type}" in request.'
+
+
+class ThrottledError(ApplicationError):
+    """A rate limit was hit; DRF's sentence says how long to wait, and so does Retry-After."""
+
+    status_code = 429
+    code = "throttled"
+    message = "Request was throttled."
+
+
+class UriTooLongError(ApplicationError):
+    """gunicorn refused the request line as too long (deploy/gunicorn.conf.py)."""
+
+    status_code = 414
+    code = "uri_too_long"
+    message = "The request URI is too long."
+
+
+class HeadersTooLargeError(ApplicationError):
+    """gunicorn refused a header line, or the number of them (deploy/gunicorn.conf.py)."""
+
+    status_code = 431
+    code = "headers_too_large"
+    message = "The request headers are too large."
+
+
+class TransferCodingNotImplementedError(ApplicationError):
+    """gunicorn does not decode this Transfer-Encoding (deploy/gunicorn.conf.py)."""
+
+    status_code = 501
+    code = "not_implemented"
+    message = "The request uses a transfer coding this server does not support."
+
+
+class ServerError(ApplicationError):
+    """A bug of ours (Django's handler500): the client cannot cause it, only report it."""
+
+    status_code = 500
+    code = "server_error"
+    message = "Internal server error."
+
+
 class ServiceUnavailableError(ApplicationError):
     """A dependency (database, broker) did not answer in time; the request may be retried."""
 
@@ -79,61 +159,98 @@ class ServiceUnavailableError(ApplicationError):
     message = "The service is temporarily unavailable. Retry later."
 
 
-def error_response(error: ApplicationError) -> JsonResponse:
-    """The error body outside DRF's views, where the handler below does not run (middleware)."""
-    return JsonResponse(error.body(), status=error.status_code, headers=error.headers)
+def error_response(exc: Exception, response_class=JsonResponse):
+    """The one exit for errors (Zulip's json_response_from_error): every error page, middleware
+    refusal and the DRF handler answer through here. Outside DRF a JsonResponse; the handler
+    passes DRF's Response so that content negotiation still runs."""
+    error = application_error(exc) or ServerError()
+    return response_class(error.body(), status=error.status_code, headers=error.headers)
 
 
-# DRF's own exceptions, by class, to the API.md code. Order matters: subclasses first.
-DRF_CODES = [
-    (drf.ParseError, "validation_error", "Malformed JSON body."),
-    (drf.ValidationError, "validation_error", "Invalid input."),
-    (drf.NotAuthenticated, "not_authenticated", "Authentication credentials were not provided."),
-    (drf.AuthenticationFailed, "token_invalid", "The token is invalid or expired."),
-    (drf.PermissionDenied, "permission_denied", "You do not have permission to do this."),
-    (drf.NotFound, "not_found", "Not found."),
-    (drf.MethodNotAllowed, "method_not_allowed", None),
-    (drf.NotAcceptable, "not_acceptable", None),
-    (drf.UnsupportedMediaType, "unsupported_media_type", None),
-    (drf.Throttled, "throttled", None),
-]
+def error_text(exc: ApplicationError) -> str:
+    """An application error as one line for people outside the API: management commands
+    (`command_error`) and admin actions' messages."""
+    details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in (exc.errors or {}).items())
+    return f"{exc.message} {details}".strip()
 
 
-def api_exception_handler(exc, context):
-    # Imported here: rest_framework.views loads the authentication classes, which import this module.
-    from rest_framework.views import exception_handler as drf_exception_handler
+def command_error(exc: ApplicationError):
+    """A management command's CommandError for an application error, its code first."""
+    from django.core.management.base import CommandError  # management is no import of the web app
 
+    return CommandError(f"{exc.code}: {error_text(exc)}")
+
+
+def _drf_errors():
+    """DRF's own exceptions, by class, to ours; subclasses first. The flag keeps DRF's sentence,
+    which names the method, media type or wait."""
+    # Imported here: authn.exceptions subclasses ApplicationError from this module.
+    from authn.exceptions import NotAuthenticatedError, TokenInvalidError
+
+    return [
+        (drf.ParseError, MalformedJsonError, False),
+        (drf.ValidationError, InvalidInputError, False),
+        (drf.NotAuthenticated, NotAuthenticatedError, False),
+        (drf.AuthenticationFailed, TokenInvalidError, False),
+        (drf.PermissionDenied, PermissionDeniedError, False),
+        (drf.NotFound, NotFoundError, False),
+        (drf.MethodNotAllowed, MethodNotAllowedError, True),
+        (drf.NotAcceptable, NotAcceptableError, True),
+        (drf.UnsupportedMediaType, UnsupportedMediaTypeError, True),
+        (drf.Throttled, ThrottledError, True),
+    ]
+
+
+def _from_drf(exc: drf.APIException) -> ApplicationError:
+    error_class, keeps_detail = next(
+        ((error, keeps) for drf_class, error, keeps in _drf_errors() if isinstance(exc, drf_class)),
+        (ApplicationError, True),
+    )
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    errors = None
+    if isinstance(exc, drf.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"nonFieldErrors": exc.detail}
+    error = error_class(_detail_text(exc.detail) if keeps_detail else None, errors=errors, headers=headers)
+    # DRF answers 403 instead of 401 when no authenticator can name a scheme for WWW-Authenticate.
+    error.status_code = exc.status_code
+    return error
+
+
+def application_error(exc: Exception) -> ApplicationError | None:
+    """The application error a raised exception answers as; None for a bug of ours."""
+    if isinstance(exc, ApplicationError):
+        return exc
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database went away mid-request (a killed backend, a restart) or a lock wait hit
         # lock_timeout. The write rolled back, unless the connection died during its COMMIT,
         # which nobody can tell from here: the outcome is unknown, and a retry with the same
         # idempotency key settles it (it replays a stored outcome or writes exactly once).
         logger.warning("database unavailable: %s", exc)
-        exc = ServiceUnavailableError(headers={"Retry-After": "1"})
-    if isinstance(exc, ApplicationError):
-        return Response(exc.body(), status=exc.status_code, headers=exc.headers)
-
+        return ServiceUnavailableError(headers={"Retry-After": "1"})
+    if isinstance(exc, Http404):
+        return NotFoundError()
+    if isinstance(exc, DjangoPermissionDenied):
+        return PermissionDeniedError()
     if isinstance(exc, DjangoValidationError):
         exc = drf.ValidationError(as_serializer_error(exc))
-    elif isinstance(exc, Http404):
-        exc = drf.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = drf.PermissionDenied()
+    if isinstance(exc, drf.APIException):
+        return _from_drf(exc)
+    return None
 
-    # DRF's handler sets the headers that matter (WWW-Authenticate, Retry-After); we reshape the body.
-    response = drf_exception_handler(exc, context)
-    if response is None:
+
+def api_exception_handler(exc, context):
+    # Imported here: rest_framework.views loads the authentication classes, which import this module.
+    from rest_framework.views import set_rollback
+
+    error = application_error(exc)
+    if error is None:
         return None  # a bug of ours: Django's handler500 answers with JSON
-    for exc_class, code, message in DRF_CODES:
-        if isinstance(exc, exc_class):
-            break
-    else:
-        code, message = "error", None
-    body = {"message": message or _detail_text(exc.detail), "code": code}
-    if isinstance(exc, drf.ValidationError):
-        body["errors"] = exc.detail if isinstance(exc.detail, dict) else {"nonFieldErrors": exc.detail}
-    response.data = body
-    return response
+    set_rollback()
+    return error_response(error, response_class=Response)
 
 
 def _detail_text(detail):

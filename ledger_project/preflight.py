@@ -14,6 +14,8 @@ import psycopg
 import redis
 from psycopg import sql
 
+from ledger_project import defaults
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 COMPOSE_HINT = "or run 'docker compose up -d postgres redis'"
 # Connections kept free for everything but the service: migrations, manage.py commands, psql.
@@ -94,9 +96,9 @@ def main(argv):
     env = environ.Env()
     if (BASE_DIR / ".env").exists():
         environ.Env.read_env(BASE_DIR / ".env")
-    database_url = env("DATABASE_URL", default="postgres://localhost:5432/ledger")
+    database_url = env("DATABASE_URL", default=defaults.DATABASE_URL)
     check_postgres(database_url, "--create-db" in argv, connections_needed(env))
-    check_redis(env("REDIS_URL", default="redis://localhost:6379/0"))
+    check_redis(env("REDIS_URL", default=defaults.REDIS_URL))
 
 
 if __name__ == "__main__":

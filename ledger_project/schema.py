@@ -11,19 +11,20 @@ from collections import defaultdict
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import exceptions as drf
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
-from authn.exceptions import CsrfFailedError, TokenInvalidError
+from authn.exceptions import CsrfFailedError, NotAuthenticatedError, TokenInvalidError
 
 from .exceptions import (
-    DRF_CODES,
     InvalidInputError,
     LengthRequiredError,
+    NotAcceptableError,
     NotFoundError,
     PayloadTooLargeError,
     ServiceUnavailableError,
+    ThrottledError,
+    UnsupportedMediaTypeError,
 )
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -42,17 +43,8 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-def _drf_error(exc_class):
-    for cls, code, message in DRF_CODES:
-        if cls is exc_class:
-            return exc_class.status_code, code, message or str(exc_class.default_detail)
-    raise LookupError(exc_class)
-
-
 def _error(error):
-    """(status, code, message) of an ApplicationError subclass or a DRF exception class."""
-    if issubclass(error, drf.APIException):
-        return _drf_error(error)
+    """(status, code, message) of an ApplicationError subclass."""
     return error.status_code, error.code, error.message
 
 
@@ -99,16 +91,16 @@ class AutoSchema(SpectacularAutoSchema):
         if has_body or has_query:
             implied.append(_error(InvalidInputError))
         if authenticated:
-            implied += [_drf_error(drf.NotAuthenticated), _error(TokenInvalidError)]
+            implied += [_error(NotAuthenticatedError), _error(TokenInvalidError)]
             if has_body:
                 implied.append(_error(CsrfFailedError))  # only when the token came in the cookie
         if "{" in self.path:
             implied.append(_error(NotFoundError))
         if has_body:
-            implied += [_error(LengthRequiredError), _error(PayloadTooLargeError), _drf_error(drf.UnsupportedMediaType)]
-        implied.append(_drf_error(drf.NotAcceptable))  # an Accept header that excludes JSON
+            implied += [_error(LengthRequiredError), _error(PayloadTooLargeError), _error(UnsupportedMediaTypeError)]
+        implied.append(_error(NotAcceptableError))  # an Accept header that excludes JSON
         if self.view.get_throttles():
-            implied.append(_drf_error(drf.Throttled))
+            implied.append(_error(ThrottledError))
         if authenticated or has_body:
             # Both reach the database, whose lock timeout or outage the handler answers with 503.
             implied.append(_error(ServiceUnavailableError))

@@ -3,7 +3,6 @@
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
@@ -12,28 +11,29 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from authn.exceptions import TokenInvalidError
-from transactions.models import LedgerAudit
+from authn.exceptions import CsrfFailedError, TokenInvalidError
+from transactions.selectors import ledger_audit_latest
 
+from .exceptions import InvalidInputError, NotFoundError, ServerError, error_response
 from .schema import error_responses
 
 
 @csrf_exempt  # it changes nothing, and a POST to an unknown route must be a 404, not a CSRF 403
 def not_found(request, exception=None, **kwargs):
     """Unknown routes (and malformed ids, which match no route) answer like unknown objects."""
-    return JsonResponse({"message": "Not found.", "code": "not_found"}, status=404)
+    return error_response(NotFoundError())
 
 
 def server_error(request):
-    return JsonResponse({"message": "Internal server error.", "code": "server_error"}, status=500)
+    return error_response(ServerError())
 
 
 def bad_request(request, exception=None):
-    return JsonResponse({"message": "Bad request.", "code": "validation_error"}, status=400)
+    return error_response(InvalidInputError())
 
 
 def csrf_failure(request, reason=""):
-    return JsonResponse({"message": "CSRF verification failed.", "code": "csrf_failed"}, status=403)
+    return error_response(CsrfFailedError())
 
 
 def _database_ok():
@@ -71,7 +71,7 @@ class HealthOutputSerializer(serializers.Serializer):
 
 def _last_audit():
     try:
-        return LedgerAudit.objects.order_by("-finished_at").first()
+        return ledger_audit_latest()
     except DatabaseError:
         return None
 

@@ -27,6 +27,7 @@ import psycopg
 import redis
 from psycopg import sql
 
+from ledger_project import defaults
 from tests.faults.processes import ROOT, gunicorn
 
 DATABASE_NAME = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
@@ -63,11 +64,11 @@ class Stack:
             raise StackError(f"scratch database name {database!r}: use lower-case letters, digits and _")
         if (ROOT / ".env").exists():
             environ.Env.read_env(ROOT / ".env")  # as the settings and preflight do: the environment wins
-        base_db_url = os.environ.get("DATABASE_URL", "postgres://localhost:5432/ledger")
+        base_db_url = os.environ.get("DATABASE_URL", defaults.DATABASE_URL)
         configured = urlsplit(base_db_url).path.lstrip("/") or "ledger"
         if database in (configured, f"test_{configured}"):
             raise StackError(f"refusing to drop {database!r}: it is the configured (or test) database")
-        base_redis_url = redis_url or os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+        base_redis_url = redis_url or os.environ.get("REDIS_URL", defaults.REDIS_URL)
 
         self.database = database
         self.gunicorn_args = ("--workers", str(workers), "--threads", str(threads),

@@ -1,12 +1,14 @@
 """Every answer is JSON in the API.md error shape, whatever went wrong and wherever."""
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
-from ledger_project.exceptions import NotFoundError
+from authn.exceptions import CsrfFailedError, NotAuthenticatedError, TokenInvalidError
+from ledger_project.exceptions import InvalidInputError, NotFoundError, error_response
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
-from transactions.audit import ledger_audit_record
+from transactions.audit import ledger_audit
 
 NOT_FOUND = {"message": NotFoundError.message, "code": "not_found"}
 
@@ -68,6 +70,40 @@ def test_non_json_body_is_415(client, db, content_type):
     }
 
 
+@pytest.mark.parametrize(
+    "headers, error",
+    [({}, NotAuthenticatedError), ({"HTTP_AUTHORIZATION": "Bearer not-a-token"}, TokenInvalidError)],
+)
+def test_401s_name_the_bearer_scheme(client, db, headers, error):
+    response = client.get("/api/auth/me", **headers)
+
+    assert response.status_code == 401
+    assert response.json() == {"message": error.message, "code": error.code}
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_django_csrf_failure_answers_like_the_api(db):
+    # Django's own CSRF check (the admin login), not the API's: the same code, the same message.
+    response = Client(enforce_csrf_checks=True).post("/admin/login/", {"username": "a", "password": "b"})
+
+    assert response.status_code == 403
+    assert response.json() == {"message": CsrfFailedError.message, "code": "csrf_failed"}
+
+
+def test_django_bad_request_answers_like_the_api(db):
+    response = Client(HTTP_HOST="evil.example").get("/api/health")  # DisallowedHost: Django's 400
+
+    assert response.status_code == 400
+    assert response.json() == {"message": InvalidInputError.message, "code": "validation_error"}
+
+
+def test_an_unexpected_exception_answers_as_a_server_error():
+    response = error_response(RuntimeError("a bug"))
+
+    assert response.status_code == 500
+    assert response.content == b'{"message": "Internal server error.", "code": "server_error"}'
+
+
 @pytest.fixture
 def staff_client(db):
     return bearer_client(UserFactory(is_staff=True))
@@ -82,8 +118,8 @@ def test_health(client, staff_client):
 
 
 def test_health_shows_the_last_audit(staff_client):
-    ledger_audit_record()
-    newest = ledger_audit_record()
+    ledger_audit()
+    newest = ledger_audit()
 
     last = staff_client.get("/api/health").json()["lastAudit"]
 

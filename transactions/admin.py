@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from accounts.money import format_minor
-from ledger_project.exceptions import ApplicationError
+from ledger_project.exceptions import ApplicationError, error_text
 
 from .models import LedgerEntry, Transaction
 from .services import transaction_reverse
@@ -56,7 +56,7 @@ class TransactionAdmin(ReadOnlyAdmin):
                     reason=f"Reversed in the admin by {request.user.email}",
                 )
             except ApplicationError as exc:
-                self.message_user(request, f"{txn.id}: {exc.message}", messages.ERROR)
+                self.message_user(request, f"{txn.id}: {error_text(exc)}", messages.ERROR)
                 continue
             reversal = result.transaction
             if reversal.failure_reason:

@@ -125,7 +125,7 @@ def ledger_verify() -> LedgerReport:
     return report
 
 
-def ledger_audit_record() -> LedgerAudit:
+def ledger_audit() -> LedgerAudit:
     """Run ledger_verify, keep the outcome for /api/health and log it: the summary at INFO, or
     every violation with its offending ids at ERROR."""
     started_at = timezone.now()

@@ -4,7 +4,7 @@ from accounts.models import Account
 from authn.models import User
 
 from .exceptions import TransactionNotFoundError
-from .models import LedgerEntry, Transaction, entries_prefetch
+from .models import LedgerAudit, LedgerEntry, Transaction, entries_prefetch
 
 
 def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
@@ -49,3 +49,8 @@ def ledger_entry_list(*, account: Account) -> QuerySet[LedgerEntry]:
     """One account's statement; the caller resolved the account with accounts.selectors.account_get."""
     # Through the related manager, each entry knows its account (and currency) without a query.
     return account.entries.all()
+
+
+def ledger_audit_latest() -> LedgerAudit | None:
+    """The newest verify_ledger run (/api/health shows it), None before the first."""
+    return LedgerAudit.objects.order_by("-finished_at").first()

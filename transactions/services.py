@@ -7,24 +7,20 @@ Each one is a single database transaction (DESIGN.md, "The transfer, step by ste
    its two entries and both balances, and the outbox rows; the emails leave after commit.
 """
 
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.contrib.auth.password_validation import validate_password
 from django.db import connection, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import Account
-from accounts.money import BALANCE_MAX, BALANCE_MIN, format_minor, to_minor
-from accounts.services import funding_accounts_ensure
+from accounts.money import BALANCE_MAX, BALANCE_MIN, to_minor
+from accounts.services import funding_account_ensure
 from authn.exceptions import NotSystemUserError
-from authn.models import User, normalize_email
-from authn.services import user_create
+from authn.models import User
 from ledger_project.exceptions import InvalidInputError
-from notifications.models import OutboxEmail
-from notifications.services import outbox_rows_enqueue
+from notifications.emails import transaction_emails_enqueue
 
 from .exceptions import (
     AccountInactiveError,
@@ -85,9 +81,7 @@ def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempoten
     if target is None:
         raise InvalidAccountError()
     # Normally made by create_system_user; created here for a currency added since.
-    source, _ = Account.objects.select_related("owner").get_or_create(
-        owner=initiator, currency=target.currency, is_system=True
-    )
+    source = funding_account_ensure(owner=initiator, currency=target.currency)
     if source.id == target.id:
         raise SameAccountError()
     return _ledger_write(
@@ -133,6 +127,31 @@ def _minor_units(amount: Decimal, currency: str) -> int:
 def _ledger_write(
     *, kind, initiator, idempotency_key, source, target, amount, reverses=None, reason=""
 ) -> LedgerWrite:
+    """The one writer of the ledger, in one database transaction. The invariants it keeps, where
+    the database enforces each (triggers in transactions/migrations/0002_ledger_guards.sql), and
+    the verify_ledger check (transactions/audit.py CHECKS) that finds a breach:
+
+    - One outcome per idempotency key: unique `idempotency_one_outcome_per_key`; replays match
+      the stored fingerprint.
+    - A completed transaction has one DEBIT of `from_account` and one CREDIT of `to_account`,
+      both of its amount: constraint triggers `transaction_balanced` / `ledger_entry_balanced`,
+      unique `ledger_entry_one_side_each`; check "completed transaction has one DEBIT (from)
+      and one CREDIT (to) ...". A FAILED one has no entries: the same triggers; check "no
+      entries on failed or pending transactions".
+    - Amounts are positive and the two accounts differ: CHECKs `transaction_amount_positive`,
+      `ledger_entry_amount_positive`, `transaction_distinct_accounts`.
+    - A balance equals its entries and its newest `balance_after`; money is conserved per
+      currency: checks "account balance equals its entries", "... its newest entry's
+      balance_after", "money is conserved".
+    - No customer account below zero: CHECK `account_balance_non_negative`; check "no
+      non-system account below zero".
+    - Append-only: triggers `ledger_entry_append_only`, `ledger_entry_no_truncate`,
+      `transaction_no_delete`, `transaction_no_truncate`, `transaction_money_immutable`.
+    - One completed reversal per original: unique `transaction_one_completed_reversal`; check
+      "a REVERSED transaction has exactly one completed reversal".
+
+    The helpers below that take locks or write rows assume this atomic block.
+    """
     if reverses is not None:
         fingerprint = idempotency_fingerprint(kind, reverses.id)
     else:
@@ -167,7 +186,7 @@ def _ledger_write(
         if not failure:
             if reverses is not None:
                 Transaction.objects.filter(id=reverses.id).update(status=Status.REVERSED, updated_at=timezone.now())
-            _notify(txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner)
+            transaction_emails_enqueue(txn=txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner)
     return LedgerWrite(txn, False)
 
 
@@ -186,7 +205,7 @@ CLAIM_SQL = f"""
 
 
 def _idempotency_claim(*, initiator, key, fingerprint) -> IdempotencyKey | None:
-    """Insert the key, or return None if this user already used it.
+    """Insert the key, or return None if this user already used it. Call inside the atomic block of `_ledger_write`.
 
     ON CONFLICT DO NOTHING waits for a concurrent insert of the same key to commit or roll back,
     so a duplicate request either claims the key (the first one failed) or sees the outcome.
@@ -210,7 +229,8 @@ def _idempotency_replay(*, initiator, key, fingerprint) -> Transaction:
 
 
 def _lock_reversible(transaction_id):
-    """Lock the original so two reversals of it run one after the other, then check it."""
+    """Lock the original so two reversals of it run one after the other, then check it.
+    Call inside the atomic block of `_ledger_write`."""
     status, kind = Transaction.objects.select_for_update().values_list("status", "kind").get(id=transaction_id)
     if status == Status.REVERSED:
         raise AlreadyReversedError()
@@ -219,13 +239,14 @@ def _lock_reversible(transaction_id):
 
 
 def _lock_accounts(*account_ids) -> dict:
+    """Both accounts, locked. Call inside the atomic block of `_ledger_write`."""
     # One query, ordered by primary key: every writer takes its locks in the same order, so
     # A→B and B→A transfers queue behind each other instead of deadlocking.
     return {account.id: account for account in Account.objects.select_for_update().filter(id__in=account_ids).order_by("id")}
 
 
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
-    """Checked on the locked rows. Reversals may touch FROZEN accounts (freezing is how operators
+    """Checked on the locked rows (call inside the atomic block of `_ledger_write`). Reversals may touch FROZEN accounts (freezing is how operators
     stop fraud, and the reversal is the remedy), never CLOSED ones."""
     if kind == Kind.REVERSAL:
         inactive = Account.Status.CLOSED in (debit.status, credit.status)
@@ -251,7 +272,8 @@ BALANCES_SQL = f"""
 
 def _post_entries(txn: Transaction, debit: Account, credit: Account) -> list[LedgerEntry]:
     """Both entries in one INSERT and both balances in one UPDATE (plain SQL: the ORM's
-    bulk_update builds CASE expressions, a measurable cost on the hot path)."""
+    bulk_update builds CASE expressions, a measurable cost on the hot path). Call inside the
+    atomic block of `_ledger_write`, on rows `_lock_accounts` returned."""
     now = timezone.now()
     debit.balance -= txn.amount
     credit.balance += txn.amount
@@ -265,61 +287,3 @@ def _post_entries(txn: Transaction, debit: Account, credit: Account) -> list[Led
     with connection.cursor() as cursor:
         cursor.execute(BALANCES_SQL, [now, debit.id, debit.balance, credit.id, credit.balance])
     return entries
-
-
-EMAIL_SUBJECT = "Ledger: {amount} {currency} {verb} your account"
-EMAIL_BODY = (
-    "Hello {name},\n\n"
-    "{amount} {currency} was {verb} your account {account} ({what}).\n"
-    "Other account: {other}\n"
-    "Transaction: {transaction}\n"
-    "New balance: {balance} {currency}\n"
-)
-EMAIL_WHAT = {Kind.TRANSFER: "transfer", Kind.FUNDING: "funding", Kind.REVERSAL: "reversal"}
-
-
-def _notify(txn, *, debit, credit, debit_owner, credit_owner):
-    """An email to the owner of each side; system funding accounts get none."""
-    sides = [(debit, debit_owner, credit, "debited from"), (credit, credit_owner, debit, "credited to")]
-    rows = []
-    for account, owner, other, verb in sides:
-        if account.is_system:
-            continue
-        values = {
-            "name": owner.name,
-            "amount": format_minor(txn.amount, txn.currency),
-            "currency": txn.currency,
-            "verb": verb,
-            "account": account.id,
-            "what": EMAIL_WHAT[txn.kind],
-            "other": other.id,
-            "transaction": txn.id,
-            "balance": format_minor(account.balance, txn.currency),
-        }
-        rows.append(OutboxEmail(to=owner.email, subject=EMAIL_SUBJECT.format(**values), body=EMAIL_BODY.format(**values)))
-    if rows:
-        outbox_rows_enqueue(rows=rows)
-
-
-def system_user_ensure(*, email: str, name: str, password: str | None = None) -> tuple[User, bool, str | None]:
-    """Create or update a system user and its funding accounts; idempotent.
-
-    Returns (user, created, generated_password). An existing user's password changes only when
-    one is given; a new user without one gets a random password, returned once.
-    """
-    generated = None
-    user = User.objects.filter(email=normalize_email(email)).first()
-    created = user is None
-    if created:
-        if not password:
-            password = generated = secrets.token_urlsafe(18)
-        user = user_create(email=email, name=name, password=password, is_system=True)
-    with transaction.atomic():
-        if not created:
-            user.is_system = True
-            if password:
-                validate_password(password, user)
-                user.set_password(password)
-            user.save()
-        funding_accounts_ensure(owner=user)
-    return user, created, generated

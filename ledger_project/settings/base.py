@@ -11,6 +11,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from ledger_project import defaults
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -114,7 +116,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://localhost:5432/ledger")}
+DATABASES = {"default": env.db("DATABASE_URL", default=defaults.DATABASE_URL)}
 # Connections come from a psycopg pool per process (Django's native pool; it needs CONN_MAX_AGE=0),
 # so a process never holds more than DB_POOL_MAX_SIZE of them: gunicorn's threads share their
 # worker's pool, and connections idle past DB_POOL_MAX_IDLE_SECONDS (above one) are closed. The web
@@ -146,7 +148,7 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, the cache, and (in the cache's database) throttle counters ----------
-REDIS_URL = env("REDIS_URL", default="redis://localhost:6379/0")
+REDIS_URL = env("REDIS_URL", default=defaults.REDIS_URL)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -153,7 +153,7 @@ def world_create(port: int, *, clients: int, funding: int, timeout: float) -> Wo
     from accounts.models import Account
     from accounts.services import account_open
     from authn.services import tokens_issue, user_create
-    from transactions.services import system_user_ensure
+    from authn.services import system_user_ensure
 
     system, _, _ = system_user_ensure(email="bank-check-system@example.com", name="Bank Check System")
     system_account = Account.objects.get(owner=system, currency=CURRENCY, is_system=True)

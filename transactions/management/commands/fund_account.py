@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.money import parse_amount
 from authn.models import User
-from ledger_project.exceptions import ApplicationError
+from ledger_project.exceptions import ApplicationError, command_error
 from transactions.exceptions import DECLINES
 from transactions.services import funding_create
 
@@ -40,9 +40,8 @@ class Command(BaseCommand):
                 idempotency_key=idempotency_key or f"fund_account:{uuid.uuid4()}",
             )
         except ApplicationError as exc:
-            details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in (exc.errors or {}).items())
-            raise CommandError(f"{exc.code}: {exc.message} {details}".strip()) from exc
+            raise command_error(exc) from exc
         txn = result.transaction
         if txn.failure_reason:
-            raise CommandError(f"{txn.failure_reason}: {DECLINES[txn.failure_reason].message} (transaction {txn.id})")
+            raise CommandError(f"{command_error(DECLINES[txn.failure_reason]())} (transaction {txn.id})")
         self.stdout.write(f"{'Replayed' if result.replayed else 'Funded'}: transaction {txn.id} ({txn.status})")

@@ -3,11 +3,11 @@ import os
 import sys
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from accounts.money import format_minor
-from ledger_project.exceptions import ApplicationError
-from transactions.services import system_user_ensure
+from authn.services import system_user_ensure
+from ledger_project.exceptions import ApplicationError, application_error, command_error
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         try:
             user, created, generated = system_user_ensure(email=email, name=name, password=password or None)
         except (ApplicationError, ValidationError) as exc:
-            raise CommandError(getattr(exc, "message", None) or "; ".join(exc.messages)) from exc
+            raise command_error(application_error(exc)) from exc
 
         self.stdout.write(f"System user {user.email} {'created' if created else 'already exists'}.")
         if generated:
