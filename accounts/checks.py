@@ -23,7 +23,11 @@ def max_transfer_amount_check(app_configs, **kwargs):
     """A cap whose minor units overflow a bigint would let one transfer fail in the database."""
     cap = settings.MAX_TRANSFER_AMOUNT
     if not cap.is_finite() or cap <= 0:
-        return [Error(f"MAX_TRANSFER_AMOUNT must be a positive amount, like 1000000000.00 (it is {cap}).", id="accounts.E003")]
+        return [
+            Error(
+                f"MAX_TRANSFER_AMOUNT must be a positive amount, like 1000000000.00 (it is {cap}).", id="accounts.E003"
+            )
+        ]
     errors = []
     for code in filter(is_iso_currency, settings.SUPPORTED_CURRENCIES):
         largest = Decimal(MAX_TRANSFER_MINOR_UNITS).scaleb(-currency_exponent(code))

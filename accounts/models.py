@@ -37,7 +37,9 @@ class Account(models.Model):
             ),
             models.CheckConstraint(condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_code"),
             models.UniqueConstraint(
-                fields=["owner", "currency"], condition=models.Q(is_system=True), name="account_one_funding_per_currency"
+                fields=["owner", "currency"],
+                condition=models.Q(is_system=True),
+                name="account_one_funding_per_currency",
             ),
         ]
         indexes = [models.Index(fields=["owner", "created_at"], name="account_owner_created_idx")]

@@ -6,7 +6,6 @@ from ledger_project import fields
 
 from .money import format_minor
 
-
 MONEY_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "example": "500.00"}
 
 

@@ -3,7 +3,12 @@ from django.db import transaction
 
 from authn.models import User
 
-from .exceptions import AccountLimitReachedError, AccountNotEmptyError, AccountStatusConflictError, UnsupportedCurrencyError
+from .exceptions import (
+    AccountLimitReachedError,
+    AccountNotEmptyError,
+    AccountStatusConflictError,
+    UnsupportedCurrencyError,
+)
 from .models import Account
 from .money import is_supported_currency
 

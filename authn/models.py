@@ -20,9 +20,7 @@ if "local" in SPECIAL_USE_DOMAIN_NAMES:
     SPECIAL_USE_DOMAIN_NAMES.remove("local")
 
 EMAIL_INVALID = "Enter a valid email address."
-EMAIL_AMBIGUOUS = (
-    "This address has letters that mail systems may read as others (such as ſ, ß or full-width letters)."
-)
+EMAIL_AMBIGUOUS = "This address has letters that mail systems may read as others (such as ſ, ß or full-width letters)."
 
 
 def normalize_email(email) -> str:

@@ -1,6 +1,6 @@
 import secrets
 import uuid
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.password_validation import validate_password
@@ -152,7 +152,7 @@ def _storable_id(value) -> bool:
 
 
 def _expiry(token) -> datetime:
-    return datetime.fromtimestamp(token["exp"], tz=dt_timezone.utc)
+    return datetime.fromtimestamp(token["exp"], tz=UTC)
 
 
 def system_user_ensure(*, email: str, name: str, password: str | None = None) -> tuple[User, bool, str | None]:

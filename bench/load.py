@@ -69,8 +69,20 @@ def _run(command: list[str], *, timeout: float) -> tuple[str, int, float]:
 
 def wrk_run(*, url: str, script: str, args: list[str], clients: int, seconds: float, threads: int = 1) -> Measurement:
     command = [
-        "wrk", "--threads", str(max(1, min(threads, clients))), "--connections", str(clients),
-        "--duration", f"{seconds:g}s", "--timeout", WRK_TIMEOUT, "--script", str(WRK_DIR / script), url, "--", *args,
+        "wrk",
+        "--threads",
+        str(max(1, min(threads, clients))),
+        "--connections",
+        str(clients),
+        "--duration",
+        f"{seconds:g}s",
+        "--timeout",
+        WRK_TIMEOUT,
+        "--script",
+        str(WRK_DIR / script),
+        url,
+        "--",
+        *args,
     ]
     output, code, cpu = _run(command, timeout=seconds + 60)
     line = next((line for line in output.splitlines() if line.startswith("BENCH_JSON ")), None)
@@ -87,14 +99,31 @@ def wrk_run(*, url: str, script: str, args: list[str], clients: int, seconds: fl
     )
 
 
-def pgbench_run(*, conninfo: dict, script: Path, defines: dict, clients: int, seconds: float, workdir: Path, threads: int = 1) -> Measurement:
+def pgbench_run(
+    *, conninfo: dict, script: Path, defines: dict, clients: int, seconds: float, workdir: Path, threads: int = 1
+) -> Measurement:
     """pgbench with a custom script, simple query protocol (what Django's psycopg backend sends),
     every transaction logged so the percentiles are computed as wrk computes them."""
     prefix = workdir / f"pgbench-{script.stem}-{clients}"
     command = [
-        "pgbench", "--no-vacuum", "--protocol", "simple", "--file", str(script), "--client", str(clients),
-        "--jobs", str(max(1, min(threads, clients))), "--time", str(max(1, round(seconds))), "--log", f"--log-prefix={prefix}",
-        "--host", str(conninfo["host"]), "--port", str(conninfo["port"]),
+        "pgbench",
+        "--no-vacuum",
+        "--protocol",
+        "simple",
+        "--file",
+        str(script),
+        "--client",
+        str(clients),
+        "--jobs",
+        str(max(1, min(threads, clients))),
+        "--time",
+        str(max(1, round(seconds))),
+        "--log",
+        f"--log-prefix={prefix}",
+        "--host",
+        str(conninfo["host"]),
+        "--port",
+        str(conninfo["port"]),
         *(["--username", conninfo["user"]] if conninfo.get("user") else []),
         *[arg for name, value in defines.items() for arg in ("--define", f"{name}={value}")],
         conninfo["dbname"],

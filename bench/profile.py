@@ -29,7 +29,10 @@ PHASES = [
     ("throttle (Redis)", ("throttling.py",)),
     ("transfer service (transfer_create)", ("transactions/services.py",)),
     ("request parsing and validation", ("parsers.py", " is_valid ", "run_validation")),
-    ("response serialization and rendering", ("ledger_write_response", "renderers.py", "to_representation", "serializers.py")),
+    (
+        "response serialization and rendering",
+        ("ledger_write_response", "renderers.py", "to_representation", "serializers.py"),
+    ),
     ("Django/DRF request handling", ("django/", "rest_framework/")),
     ("gunicorn (HTTP parsing, socket I/O)", ("gunicorn/",)),
 ]
@@ -38,19 +41,34 @@ PHASES = [
 DB_WAITS = ("Connection.wait ", "_execute_send ", "_exec_command ", "wait_c", "wait_conn", "_send_")
 REDIS_WAITS = ("_read_from_socket ", "send_packed_command ", "sendall", "recv")
 KINDS = [
-    ("PostgreSQL round trip (send, wait, read)", lambda frame: "psycopg/" in frame and any(w in frame for w in DB_WAITS)),
+    (
+        "PostgreSQL round trip (send, wait, read)",
+        lambda frame: "psycopg/" in frame and any(w in frame for w in DB_WAITS),
+    ),
     ("psycopg, Python side (adapting, building queries)", lambda frame: "psycopg" in frame),
     ("Redis round trip", lambda frame: "redis/" in frame and any(w in frame for w in REDIS_WAITS)),
     ("Redis client, Python side", lambda frame: "redis/" in frame),
     ("Celery/kombu", lambda frame: "celery/" in frame or "kombu/" in frame),
     ("Django ORM (query building, model instances)", lambda frame: "django/db/" in frame),
     ("JWT (simplejwt, PyJWT)", lambda frame: "jwt/" in frame or "rest_framework_simplejwt/" in frame),
-    ("DRF serializers and fields", lambda frame: "rest_framework/serializers.py" in frame or "rest_framework/fields.py" in frame or "ledger_project/fields.py" in frame),
+    (
+        "DRF serializers and fields",
+        lambda frame: (
+            "rest_framework/serializers.py" in frame
+            or "rest_framework/fields.py" in frame
+            or "ledger_project/fields.py" in frame
+        ),
+    ),
     ("JSON parse and render", lambda frame: "json/" in frame or "renderers.py" in frame or "parsers.py" in frame),
     ("Django request/response, middleware, urls", lambda frame: "django/" in frame),
     ("DRF views, permissions, exceptions", lambda frame: "rest_framework/" in frame),
     ("gunicorn", lambda frame: "gunicorn/" in frame),
-    ("project code", lambda frame: any(app in frame for app in ("transactions/", "accounts/", "authn/", "notifications/", "ledger_project/"))),
+    (
+        "project code",
+        lambda frame: any(
+            app in frame for app in ("transactions/", "accounts/", "authn/", "notifications/", "ledger_project/")
+        ),
+    ),
 ]
 
 IN_REQUEST = ("handle_request", "wsgi.py", "django/core/handlers")
@@ -79,7 +97,9 @@ def classify(stacks: Counter) -> dict:
         if not any(marker in frame for frame in frames for marker in IN_REQUEST):
             continue
         in_request += count
-        phase = next((name for name, markers in PHASES if any(m in frame for frame in frames for m in markers)), "other")
+        phase = next(
+            (name for name, markers in PHASES if any(m in frame for frame in frames for m in markers)), "other"
+        )
         kind = next((name for name, rule in KINDS for frame in reversed(frames) if rule(frame)), "other Python")
         phases[phase] += count
         kinds[kind] += count
@@ -100,15 +120,27 @@ def _callsite(frames: list[str]) -> str:
 
 def _table(title: str, counts: Counter, total: int, limit: int = 12) -> list[str]:
     lines = [f"| {title} | share |", "| --- | ---: |"]
-    return lines + [f"| {name.replace('|', '/')} | {count / (total or 1):.0%} |" for name, count in counts.most_common(limit)]
+    return lines + [
+        f"| {name.replace('|', '/')} | {count / (total or 1):.0%} |" for name, count in counts.most_common(limit)
+    ]
 
 
-def profile_transfer(*, pyspy: str, url: str, master: int, users_file: Path, nonce: str, folder: Path, clients: int, log) -> dict:
+def profile_transfer(
+    *, pyspy: str, url: str, master: int, users_file: Path, nonce: str, folder: Path, clients: int, log
+) -> dict:
     seconds = 2 * RECORD_SECONDS + 6
     result = {}
-    loader = threading.Thread(target=lambda: result.update(m=wrk_run(
-        url=url, script="transfer.lua", args=[str(users_file), nonce], clients=clients, seconds=seconds,
-    )))
+    loader = threading.Thread(
+        target=lambda: result.update(
+            m=wrk_run(
+                url=url,
+                script="transfer.lua",
+                args=[str(users_file), nonce],
+                clients=clients,
+                seconds=seconds,
+            )
+        )
+    )
     log(f"profile     transfer at {clients} clients for {seconds} s, py-spy on gunicorn {master} and its workers")
     folder.mkdir(parents=True, exist_ok=True)
     loader.start()
@@ -116,8 +148,21 @@ def profile_transfer(*, pyspy: str, url: str, master: int, users_file: Path, non
     outputs, errors = {"wall": folder / "profile-wall.txt", "cpu": folder / "profile-python-cpu.txt"}, []
     for name, path in outputs.items():
         command = [
-            pyspy, "record", "--pid", str(master), "--subprocesses", "--rate", str(RATE), "--duration", str(RECORD_SECONDS),
-            "--nonblocking", "--format", "raw", "--output", str(path), "--idle" if name == "wall" else "--gil",
+            pyspy,
+            "record",
+            "--pid",
+            str(master),
+            "--subprocesses",
+            "--rate",
+            str(RATE),
+            "--duration",
+            str(RECORD_SECONDS),
+            "--nonblocking",
+            "--format",
+            "raw",
+            "--output",
+            str(path),
+            "--idle" if name == "wall" else "--gil",
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not path.exists():

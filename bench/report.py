@@ -7,8 +7,20 @@ there and hard to get right by hand.
 from dataclasses import dataclass
 from pathlib import Path
 
-ORDER = ("transfer", "floor_transfer", "funding_hot", "balance", "floor_read", "statement", "sql_ceiling", "sql_minimal")
-CHARTS = {"HTTP (wrk)": ("transfer", "floor_transfer", "funding_hot", "balance", "floor_read"), "SQL (pgbench)": ("sql_ceiling", "sql_minimal")}
+ORDER = (
+    "transfer",
+    "floor_transfer",
+    "funding_hot",
+    "balance",
+    "floor_read",
+    "statement",
+    "sql_ceiling",
+    "sql_minimal",
+)
+CHARTS = {
+    "HTTP (wrk)": ("transfer", "floor_transfer", "funding_hot", "balance", "floor_read"),
+    "SQL (pgbench)": ("sql_ceiling", "sql_minimal"),
+}
 
 
 @dataclass
@@ -28,8 +40,11 @@ class Target:
 
 def find(runs, scenario: str, clients: int | None = None, role: str = ""):
     """The run of `scenario` (and role) at `clients`, or its fastest at any count when None."""
-    found = [run for run in runs if run.subject.scenario == scenario and run.subject.role == role
-             and clients in (None, run.clients)]
+    found = [
+        run
+        for run in runs
+        if run.subject.scenario == scenario and run.subject.role == role and clients in (None, run.clients)
+    ]
     return max(found, key=lambda run: run.measurement.rate, default=None)
 
 
@@ -46,7 +61,11 @@ def targets(runs, clients: list[int]) -> list[Target]:
 
     def p50(name, a, b, limit):
         ratio = a.measurement.latency_ms["p50"] / b.measurement.latency_ms["p50"] if a and b else None
-        detail = f"{a.measurement.latency_ms['p50']:.2f} vs {b.measurement.latency_ms['p50']:.2f} ms at {fewest} client(s)" if a and b else ""
+        detail = (
+            f"{a.measurement.latency_ms['p50']:.2f} vs {b.measurement.latency_ms['p50']:.2f} ms at {fewest} client(s)"
+            if a and b
+            else ""
+        )
         return Target(name, ratio, limit, False, detail)
 
     transfer, floor = find(runs, "transfer", at), find(runs, "floor_transfer", at)
@@ -54,14 +73,47 @@ def targets(runs, clients: list[int]) -> list[Target]:
     return [
         rate(f"transfer >= 1.0 x floor_transfer at {at} clients", transfer, floor, 1.0),
         rate(f"stretch: transfer >= 1.5 x floor_transfer at {at} clients", transfer, floor, 1.5),
-        rate(f"sql_ceiling >= 0.6 x sql_minimal at {at} clients", find(runs, "sql_ceiling", at), find(runs, "sql_minimal", at), 0.6),
-        rate(f"balance >= 0.9 x floor_read at {at} clients", find(runs, "balance", at, "small"), find(runs, "floor_read", at), 0.9),
-        rate("funding_hot (best) >= 0.5 x transfer (best)", find(runs, "funding_hot"), find(runs, "transfer"), 0.5, "each at its best"),
-        Target("transfer p99 <= 5 x p50 at 16 clients", tail.measurement.latency_ms["p99"] / tail.measurement.latency_ms["p50"] if tail else None,
-               5.0, False, f"p99 {tail.measurement.latency_ms['p99']:.1f} ms, p50 {tail.measurement.latency_ms['p50']:.1f} ms" if tail else ""),
+        rate(
+            f"sql_ceiling >= 0.6 x sql_minimal at {at} clients",
+            find(runs, "sql_ceiling", at),
+            find(runs, "sql_minimal", at),
+            0.6,
+        ),
+        rate(
+            f"balance >= 0.9 x floor_read at {at} clients",
+            find(runs, "balance", at, "small"),
+            find(runs, "floor_read", at),
+            0.9,
+        ),
+        rate(
+            "funding_hot (best) >= 0.5 x transfer (best)",
+            find(runs, "funding_hot"),
+            find(runs, "transfer"),
+            0.5,
+            "each at its best",
+        ),
+        Target(
+            "transfer p99 <= 5 x p50 at 16 clients",
+            tail.measurement.latency_ms["p99"] / tail.measurement.latency_ms["p50"] if tail else None,
+            5.0,
+            False,
+            f"p99 {tail.measurement.latency_ms['p99']:.1f} ms, p50 {tail.measurement.latency_ms['p50']:.1f} ms"
+            if tail
+            else "",
+        ),
         # At the fewest clients (1 in a full run) p50 is the request's own cost, not queueing.
-        p50("balance p50: big account <= 1.2 x small account", find(runs, "balance", fewest, "big"), find(runs, "balance", fewest, "small"), 1.2),
-        p50("statement p50: deep page <= 1.5 x first page", find(runs, "statement", fewest, "deep"), find(runs, "statement", fewest, "first"), 1.5),
+        p50(
+            "balance p50: big account <= 1.2 x small account",
+            find(runs, "balance", fewest, "big"),
+            find(runs, "balance", fewest, "small"),
+            1.2,
+        ),
+        p50(
+            "statement p50: deep page <= 1.5 x first page",
+            find(runs, "statement", fewest, "deep"),
+            find(runs, "statement", fewest, "first"),
+            1.5,
+        ),
     ]
 
 
@@ -75,11 +127,25 @@ def chart(runs, path: Path, title: str):
     for ax, (panel, scenarios) in zip(axes, CHARTS.items(), strict=True):
         for scenario in scenarios:
             role = "small" if scenario == "balance" else ""
-            points = sorted((run.clients, run.measurement.rate) for run in runs if run.subject.scenario == scenario and run.subject.role == role)
+            points = sorted(
+                (run.clients, run.measurement.rate)
+                for run in runs
+                if run.subject.scenario == scenario and run.subject.role == role
+            )
             if points:
-                line = ax.plot(*zip(*points, strict=True), marker="o", linewidth=2, label=scenario + (" (small)" if role else ""))[0]
+                line = ax.plot(
+                    *zip(*points, strict=True), marker="o", linewidth=2, label=scenario + (" (small)" if role else "")
+                )[0]
                 for x, y in points:
-                    ax.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7, color=line.get_color())
+                    ax.annotate(
+                        f"{y:.0f}",
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(0, 6),
+                        ha="center",
+                        fontsize=7,
+                        color=line.get_color(),
+                    )
         counts = sorted({run.clients for run in runs})
         ax.set_xscale("log", base=2)
         ax.set_xticks(counts, [str(c) for c in counts])
@@ -108,8 +174,10 @@ def row(run) -> str:
     per_request = f"{_ms(web * 1000 / m.rate)} / {_ms(pg * 1000 / m.rate)}" if m.rate else ""
     errors = ", ".join(f"{status}: {n}" for status, n in sorted(m.errors_by_status.items())) or "0"
     lat = m.latency_ms
-    return (f"| {run.label.rsplit(' at ', 1)[0]} | {run.clients} | {m.rate:,.0f} | {_ms(lat['p50'])} | {_ms(lat['p95'])} | {_ms(lat['p99'])} "
-            f"| {errors} | {rss} | {gen:.2f} / {web:.2f} / {pg:.2f} / {other:.2f} | {per_request} | {run.verify or ''} |")
+    return (
+        f"| {run.label.rsplit(' at ', 1)[0]} | {run.clients} | {m.rate:,.0f} | {_ms(lat['p50'])} | {_ms(lat['p95'])} | {_ms(lat['p99'])} "
+        f"| {errors} | {rss} | {gen:.2f} / {web:.2f} / {pg:.2f} / {other:.2f} | {per_request} | {run.verify or ''} |"
+    )
 
 
 def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failures: list[str]) -> str:
@@ -149,13 +217,21 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         "| scenario | clients | per s | p50 ms | p95 ms | p99 ms | errors | web peak RSS MiB | CPU cores gen / web / pg / other "
         "| CPU ms/req web / pg | check |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
-        *(row(run) for run in sorted(runs, key=lambda r: (ORDER.index(r.subject.scenario), r.subject.role in ("big", "deep"), r.clients))),
+        *(
+            row(run)
+            for run in sorted(
+                runs, key=lambda r: (ORDER.index(r.subject.scenario), r.subject.role in ("big", "deep"), r.clients)
+            )
+        ),
         "",
         "## Targets",
         "",
         "| target | ratio | limit | verdict | from |",
         "| --- | ---: | ---: | --- | --- |",
-        *(f"| {t.name} | {'' if t.ratio is None else f'{t.ratio:.2f}'} | {t.limit:g} | **{t.verdict}** | {t.detail} |" for t in target_list),
+        *(
+            f"| {t.name} | {'' if t.ratio is None else f'{t.ratio:.2f}'} | {t.limit:g} | **{t.verdict}** | {t.detail} |"
+            for t in target_list
+        ),
         "",
         "A MISS is reported, not a failure: the exit code speaks only for correctness.",
         "",
@@ -180,6 +256,10 @@ def write(results: Path, stamp: str, *, args, bench) -> Path:
     results.mkdir(parents=True, exist_ok=True)
     md, png = results / "latest.md", results / "latest.png"
     bench.env["chart"] = png
-    chart(bench.runs, png, f"Ledger bench {stamp}: gunicorn {args.workers}x{args.threads}, commit {bench.env['commit'].split()[0]}")
+    chart(
+        bench.runs,
+        png,
+        f"Ledger bench {stamp}: gunicorn {args.workers}x{args.threads}, commit {bench.env['commit'].split()[0]}",
+    )
     md.write_text(markdown(stamp, args, bench.env, bench.runs, targets(bench.runs, args.clients), bench.failures))
     return md

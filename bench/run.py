@@ -100,14 +100,23 @@ class Bench:
 
     def wrk(self, stack: Stack, script: str, *args) -> Callable[[int, float], Measurement]:
         return lambda clients, seconds: wrk_run(
-            url=stack.url, script=script, args=[arg() if callable(arg) else str(arg) for arg in args],
-            clients=clients, seconds=seconds, threads=self.args.generator_threads,
+            url=stack.url,
+            script=script,
+            args=[arg() if callable(arg) else str(arg) for arg in args],
+            clients=clients,
+            seconds=seconds,
+            threads=self.args.generator_threads,
         )
 
     def pgbench(self, stack: Stack, script: str, **defines) -> Callable[[int, float], Measurement]:
         return lambda clients, seconds: pgbench_run(
-            conninfo=stack.admin_conninfo(stack.database), script=SQL / script, defines=defines, clients=clients,
-            seconds=seconds, workdir=self.workdir, threads=self.args.generator_threads,
+            conninfo=stack.admin_conninfo(stack.database),
+            script=SQL / script,
+            defines=defines,
+            clients=clients,
+            seconds=seconds,
+            workdir=self.workdir,
+            threads=self.args.generator_threads,
         )
 
     def measure(self, subject: Subject, clients: int, seconds: float, *, warmup=False):
@@ -117,23 +126,32 @@ class Bench:
         def web() -> list[int]:  # gunicorn's master and its workers
             return [master, *procstat.children(master)] if master else []
 
-        sampler = procstat.Sampler({"web": web, "postgres": lambda: procstat.postgres_serving(subject.database)}, rss_pids=lambda: web()[1:])
+        sampler = procstat.Sampler(
+            {"web": web, "postgres": lambda: procstat.postgres_serving(subject.database)}, rss_pids=lambda: web()[1:]
+        )
         sampler.start()
         try:
             m = subject.generate(clients, seconds)
         finally:
             usage = sampler.stop()
         run = Run(subject, clients, m, usage, subject.check() if subject.check else None)
-        problems = [problem for problem, failed in (
-            (f"{m.server_errors} responses were 5xx", m.server_errors),
-            (f"check failed: {run.verify}", run.verify not in (None, "ok")),
-            (f"{m.errors} errors {m.errors_by_status} (smoke mode allows none)", self.args.smoke and m.errors),
-            ("no request completed", m.requests == 0),
-        ) if failed]
+        problems = [
+            problem
+            for problem, failed in (
+                (f"{m.server_errors} responses were 5xx", m.server_errors),
+                (f"check failed: {run.verify}", run.verify not in (None, "ok")),
+                (f"{m.errors} errors {m.errors_by_status} (smoke mode allows none)", self.args.smoke and m.errors),
+                ("no request completed", m.requests == 0),
+            )
+            if failed
+        ]
         if problems and postmaster_started(self.service) != postmaster:
             problems.append("PostgreSQL was restarted during this run, by something outside the bench")
-        log(f"  {run.label:<46} {m.rate:9.1f} /s  p50 {m.latency_ms['p50']:7.1f} ms  p99 {m.latency_ms['p99']:7.1f} ms  errors {m.errors}"
-            + (f"  check {run.verify}" if run.verify else "") + ("  [warm-up]" if warmup else ""))
+        log(
+            f"  {run.label:<46} {m.rate:9.1f} /s  p50 {m.latency_ms['p50']:7.1f} ms  p99 {m.latency_ms['p99']:7.1f} ms  errors {m.errors}"
+            + (f"  check {run.verify}" if run.verify else "")
+            + ("  [warm-up]" if warmup else "")
+        )
         for problem in problems:
             self.failures.append(f"{run.label}: {problem}")
             log(f"  FAIL {problem}" + (f"; first error bodies: {m.error_samples}" if m.error_samples else ""))
@@ -170,10 +188,22 @@ class Bench:
     def service_seed(self) -> World:
         args, conninfo = self.args, self.service.admin_conninfo(self.service.database)
         log(f"seed        {args.users:,} users x {args.per_user} accounts, big account {args.big_entries:,} entries")
-        world = world_seed(conninfo=conninfo, users=args.users, per_user=args.per_user, small_entries=10, big_entries=args.big_entries, log=log)
+        world = world_seed(
+            conninfo=conninfo,
+            users=args.users,
+            per_user=args.per_user,
+            small_entries=10,
+            big_entries=args.big_entries,
+            log=log,
+        )
         pick_table_create(conninfo, world)
         (self.workdir / "users.txt").write_text(world.users_file_text())
-        self.env["seed"] = {"accounts": world.accounts, "small": world.small_entries, "big": world.big_entries, "timings": world.timings}
+        self.env["seed"] = {
+            "accounts": world.accounts,
+            "small": world.small_entries,
+            "big": world.big_entries,
+            "timings": world.timings,
+        }
         return world
 
     def round_trips_check(self, world: World):
@@ -182,8 +212,10 @@ class Bench:
         self.env.update(round_trips=trips, script_round_trips=scripted)
         log(f"round trips one transfer: {len(trips)}; bench/sql/transfer.sql: {scripted}")
         if len(trips) != scripted:
-            raise CheckFailed(f"one transfer makes {len(trips)} round trips, bench/sql/transfer.sql {scripted}: "
-                              "make the script follow the hot path\n  " + "\n  ".join(trip[:150] for trip in trips))
+            raise CheckFailed(
+                f"one transfer makes {len(trips)} round trips, bench/sql/transfer.sql {scripted}: "
+                "make the script follow the hot path\n  " + "\n  ".join(trip[:150] for trip in trips)
+            )
 
     def subjects_for(self, world: World) -> dict[str, list[Subject]]:
         args, service, floor, users = self.args, self.service, self.floor, self.workdir / "users.txt"
@@ -197,21 +229,85 @@ class Bench:
         fingerprint = idempotency_fingerprint(Kind.TRANSFER, "%s", "%s", "%s")  # SQL's format() fills it in
         ledger, balance = service.database, "/api/accounts/balance/{}"
         return {
-            "transfer": [Subject("transfer", self.wrk(service, "transfer.lua", users, nonce), ledger, service, ledger_check)],
-            "floor_transfer": [Subject("floor_transfer", self.wrk(floor, "transfer.lua", floor_users, nonce), floor.database, floor, floor_check)],
-            "sql_ceiling": [Subject("sql_ceiling", self.pgbench(service, "transfer.sql", users=args.users, per_user=args.per_user,
-                                                                accounts=world.accounts, fingerprint=fingerprint), ledger, check=ledger_check)],
-            "sql_minimal": [Subject("sql_minimal", self.pgbench(floor, "minimal.sql", accounts=world.accounts), floor.database, check=minimal_check)],
-            "funding_hot": [Subject("funding_hot", self.wrk(service, "funding.lua", users, nonce, world.system_token), ledger, service, ledger_check)],
-            "balance": [
-                Subject("balance", self.wrk(service, "get.lua", balance.format(account), world.reader_token), ledger, service,
-                        role=role, target=f"{entries:,} entries")
-                for role, account, entries in (("small", world.small_account_id, world.small_entries), ("big", world.big_account_id, world.big_entries))
+            "transfer": [
+                Subject("transfer", self.wrk(service, "transfer.lua", users, nonce), ledger, service, ledger_check)
             ],
-            "floor_read": [Subject("floor_read", self.wrk(floor, "get.lua", balance.format(floor_account), floor_token), floor.database, floor)],
+            "floor_transfer": [
+                Subject(
+                    "floor_transfer",
+                    self.wrk(floor, "transfer.lua", floor_users, nonce),
+                    floor.database,
+                    floor,
+                    floor_check,
+                )
+            ],
+            "sql_ceiling": [
+                Subject(
+                    "sql_ceiling",
+                    self.pgbench(
+                        service,
+                        "transfer.sql",
+                        users=args.users,
+                        per_user=args.per_user,
+                        accounts=world.accounts,
+                        fingerprint=fingerprint,
+                    ),
+                    ledger,
+                    check=ledger_check,
+                )
+            ],
+            "sql_minimal": [
+                Subject(
+                    "sql_minimal",
+                    self.pgbench(floor, "minimal.sql", accounts=world.accounts),
+                    floor.database,
+                    check=minimal_check,
+                )
+            ],
+            "funding_hot": [
+                Subject(
+                    "funding_hot",
+                    self.wrk(service, "funding.lua", users, nonce, world.system_token),
+                    ledger,
+                    service,
+                    ledger_check,
+                )
+            ],
+            "balance": [
+                Subject(
+                    "balance",
+                    self.wrk(service, "get.lua", balance.format(account), world.reader_token),
+                    ledger,
+                    service,
+                    role=role,
+                    target=f"{entries:,} entries",
+                )
+                for role, account, entries in (
+                    ("small", world.small_account_id, world.small_entries),
+                    ("big", world.big_account_id, world.big_entries),
+                )
+            ],
+            "floor_read": [
+                Subject(
+                    "floor_read",
+                    self.wrk(floor, "get.lua", balance.format(floor_account), floor_token),
+                    floor.database,
+                    floor,
+                )
+            ],
             "statement": [
-                Subject("statement", self.wrk(service, "get.lua", path, world.reader_token), ledger, service, role=role, target=target)
-                for role, path, target in (("first", first_page, "first page"), ("deep", deep_page, f"page {depth:,} deep"))
+                Subject(
+                    "statement",
+                    self.wrk(service, "get.lua", path, world.reader_token),
+                    ledger,
+                    service,
+                    role=role,
+                    target=target,
+                )
+                for role, path, target in (
+                    ("first", first_page, "first page"),
+                    ("deep", deep_page, f"page {depth:,} deep"),
+                )
             ],
         }
 
@@ -219,13 +315,19 @@ class Bench:
         """The floor's pool (as many accounts as the service's) and sql_minimal's tables; each with
         its check: the balances must still sum to what was seeded."""
         floor_users = self.workdir / "floor-users.txt"
-        floor_users.write_text(self.floor.python("-m", "bench.floor.seed", str(self.args.users), str(self.args.per_user)))
+        floor_users.write_text(
+            self.floor.python("-m", "bench.floor.seed", str(self.args.users), str(self.args.per_user))
+        )
         conninfo = self.floor.admin_conninfo(self.floor.database)
         with psycopg.connect(autocommit=True, **conninfo) as conn:
             conn.execute((SQL / "minimal_tables.sql").read_text())
             conn.execute("INSERT INTO minimal_account SELECT i, 10000000 FROM generate_series(1, %s) AS i", [accounts])
             conn.execute("VACUUM ANALYZE")
-        return floor_users, balances_conserved(conninfo, "floor_account"), balances_conserved(conninfo, "minimal_account")
+        return (
+            floor_users,
+            balances_conserved(conninfo, "floor_account"),
+            balances_conserved(conninfo, "minimal_account"),
+        )
 
 
 # --- checks ------------------------------------------------------------------------------------------
@@ -276,10 +378,13 @@ def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
     prove it: the page must list exactly the entries SQL finds at OFFSET depth (newest first)."""
     base = f"/api/accounts/{world.big_account_id}/entries?limit={STATEMENT_PAGE}"
     with psycopg.connect(**stack.admin_conninfo(stack.database)) as conn:
-        ids = [row[0] for row in conn.execute(
-            "SELECT id FROM transactions_ledgerentry WHERE account_id = %s ORDER BY id DESC OFFSET %s LIMIT %s",
-            [world.big_account_id, depth - 1, STATEMENT_PAGE + 1],
-        )]
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM transactions_ledgerentry WHERE account_id = %s ORDER BY id DESC OFFSET %s LIMIT %s",
+                [world.big_account_id, depth - 1, STATEMENT_PAGE + 1],
+            )
+        ]
     deep = f"{base}&{urlencode({'cursor': statement_cursor(ids[0])})}"
     status, _, answer = HttpClient(stack.port).request("GET", deep, token=world.reader_token, timeout=30)
     got = [entry["id"] for entry in answer["entries"]] if status == 200 else f"{status} {answer!r:.300}"
@@ -382,11 +487,19 @@ def environment(stack: Stack) -> dict:
     with psycopg.connect(**stack.admin_conninfo(stack.database)) as conn:
         postgresql = conn.execute(
             "SELECT current_setting('server_version') || ': ' || string_agg(name || ' ' || setting || coalesce(unit, ''), ', ' ORDER BY name)"
-            " FROM pg_settings WHERE name = ANY(%s)", [["shared_buffers", "work_mem", "max_connections", "synchronous_commit", "fsync", "jit"]],
+            " FROM pg_settings WHERE name = ANY(%s)",
+            [["shared_buffers", "work_mem", "max_connections", "synchronous_commit", "fsync", "jit"]],
         ).fetchone()[0]
     import redis
 
-    cpu = next((line.split(":")[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    cpu = next(
+        (
+            line.split(":")[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     busy0, total0 = procstat.machine_jiffies()
     time.sleep(3)
     busy1, total1 = procstat.machine_jiffies()
@@ -396,8 +509,9 @@ def environment(stack: Stack) -> dict:
     dirty = command_output(["git", "status", "--porcelain", "--untracked-files=no"])
     return {
         "machine": f"{os.cpu_count()} cores ({cpu}), {int(Path('/proc/meminfo').read_text().split()[1]) / 2**20:.1f} GiB, "
-                   f"Linux {platform.release()}; {busy:.2f} cores busy just before the run",
-        "commit": command_output(["git", "log", "-1", "--format=%h (%s)"]) + (" plus uncommitted changes" if dirty else ""),
+        f"Linux {platform.release()}; {busy:.2f} cores busy just before the run",
+        "commit": command_output(["git", "log", "-1", "--format=%h (%s)"])
+        + (" plus uncommitted changes" if dirty else ""),
         "postgresql": postgresql,
         "redis": redis.Redis.from_url(stack.cache_url).info("server").get("redis_version", "?"),
         "gunicorn": f"{command_output([str(ROOT / '.venv' / 'bin' / 'gunicorn'), '--version'])}, Python {platform.python_version()}",
@@ -418,7 +532,9 @@ def scenario_list(text: str) -> list[str]:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add = parser.add_argument
     add("--smoke", action="store_true", help="small seed, 3 s per scenario at 4 clients, no error allowed (CI)")
     add("--seconds", type=float, help="length of each run (default 30; smoke 3)")
@@ -431,15 +547,23 @@ def parse_args(argv):
     add("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
     add("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     add("--generator-threads", type=int, default=1, help="wrk/pgbench threads (default 1)")
-    add("--database", help="scratch database, and <it>_floor, dropped and recreated (default ledger_bench; smoke ledger_bench_smoke)")
+    add(
+        "--database",
+        help="scratch database, and <it>_floor, dropped and recreated (default ledger_bench; smoke ledger_bench_smoke)",
+    )
     add("--results", type=Path, help="report folder (default bench/results; smoke bench/results/smoke)")
     add("--profile", action="store_true", help="then transfer at 16 clients under py-spy")
     args = parser.parse_args(argv)
     smoke = args.smoke
     for name, value in {
-        "seconds": 3.0 if smoke else 30.0, "clients": [4] if smoke else [1, 4, 16, 64], "warmup": 1.0 if smoke else 3.0,
-        "users": 20 if smoke else 1000, "per_user": 2 if smoke else 10, "big_entries": 10_000 if smoke else 1_000_000,
-        "database": "ledger_bench_smoke" if smoke else "ledger_bench", "results": ROOT / "bench" / "results" / ("smoke" if smoke else ""),
+        "seconds": 3.0 if smoke else 30.0,
+        "clients": [4] if smoke else [1, 4, 16, 64],
+        "warmup": 1.0 if smoke else 3.0,
+        "users": 20 if smoke else 1000,
+        "per_user": 2 if smoke else 10,
+        "big_entries": 10_000 if smoke else 1_000_000,
+        "database": "ledger_bench_smoke" if smoke else "ledger_bench",
+        "results": ROOT / "bench" / "results" / ("smoke" if smoke else ""),
     }.items():
         setattr(args, name, value if getattr(args, name) is None else getattr(args, name))
     if not args.database.startswith("ledger_bench"):
@@ -463,15 +587,23 @@ def main(argv) -> int:
             tempfile.TemporaryDirectory() as workdir,
             # Tokens must outlive the whole run; the web only checks their expiry.
             Stack(database=args.database, extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": "1440"}, **same) as service,
-            Stack(database=f"{args.database}_floor", extra_env={"DJANGO_SETTINGS_MODULE": "bench.floor.settings"},
-                  wsgi_app="bench.floor.wsgi", **same) as floor,
+            Stack(
+                database=f"{args.database}_floor",
+                extra_env={"DJANGO_SETTINGS_MODULE": "bench.floor.settings"},
+                wsgi_app="bench.floor.wsgi",
+                **same,
+            ) as floor,
         ):
-            log(f"stacks      service {service.url} on {service.database}, floor {floor.url} on {floor.database}: gunicorn "
-                f"{args.workers} workers x {args.threads} threads, Redis dbs 4 and 5; logs {service.log_path}, {floor.log_path}")
+            log(
+                f"stacks      service {service.url} on {service.database}, floor {floor.url} on {floor.database}: gunicorn "
+                f"{args.workers} workers x {args.threads} threads, Redis dbs 4 and 5; logs {service.log_path}, {floor.log_path}"
+            )
             bench = Bench(args=args, service=service, floor=floor, workdir=Path(workdir))
             bench.setup()
-            log(f"load        {args.seconds:g} s per run at {','.join(map(str, args.clients))} clients after a {args.warmup:g} s "
-                f"warm-up per scenario: {', '.join(args.scenarios)}")
+            log(
+                f"load        {args.seconds:g} s per run at {','.join(map(str, args.clients))} clients after a {args.warmup:g} s "
+                f"warm-up per scenario: {', '.join(args.scenarios)}"
+            )
             bench.scenarios()
             if args.profile:
                 profile_run(bench)
@@ -490,7 +622,11 @@ def main(argv) -> int:
     if bench.failures:
         log("bench: FAIL (" + "; ".join(bench.failures[:5]) + (" ..." if len(bench.failures) > 5 else "") + ")")
         return 1
-    log("bench: PASS (" + ("every response a 2xx" if args.smoke else "no 5xx response") + ", every check passed after every write run)")
+    log(
+        "bench: PASS ("
+        + ("every response a 2xx" if args.smoke else "no 5xx response")
+        + ", every check passed after every write run)"
+    )
     return 0
 
 
@@ -498,8 +634,14 @@ def profile_run(bench: Bench):
     from bench import profile
 
     bench.env["profile"] = profile.profile_transfer(
-        pyspy=pyspy(), url=bench.service.url, master=bench.service.process.pid, users_file=bench.workdir / "users.txt",
-        nonce=nonce(), folder=bench.args.results, clients=16, log=log,
+        pyspy=pyspy(),
+        url=bench.service.url,
+        master=bench.service.process.pid,
+        users_file=bench.workdir / "users.txt",
+        nonce=nonce(),
+        folder=bench.args.results,
+        clients=16,
+        log=log,
     )
     profiled, verify = bench.env["profile"], ledger_check()
     errors = profiled.get("server_errors") and f"{profiled['server_errors']} 5xx"

@@ -70,9 +70,8 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
 
     from accounts.services import account_open
     from authn.models import User
-    from authn.services import tokens_issue
+    from authn.services import system_user_ensure, tokens_issue
     from transactions.audit import ledger_verify
-    from authn.services import system_user_ensure
     from transactions.services import funding_create
 
     timings: dict[str, float] = {}
@@ -82,7 +81,10 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
     with timed(timings, f"{users:,} users (ORM, one precomputed password hash)", log):
         password = make_password("bench-user-password-never-used-to-log-in")
         # Zero-padded, so that ordering by email keeps each user's accounts together (bench_pick).
-        people = [User(email=f"bench-user-{i:06d}@example.com", name=f"Bench User {i}", password=password) for i in range(users)]
+        people = [
+            User(email=f"bench-user-{i:06d}@example.com", name=f"Bench User {i}", password=password)
+            for i in range(users)
+        ]
         reader = User(email="bench-reader@example.com", name="Bench Reader", password=password)
         User.objects.bulk_create([*people, reader], batch_size=1000)
 
@@ -97,15 +99,29 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
     with timed(timings, f"{users * per_user:,} fundings of {POOL_FUNDING} (funding_create)", log):
         for _, accounts in pool:
             for account in accounts:
-                funding_create(initiator=system, to_account_id=account.id, amount=POOL_FUNDING, idempotency_key=f"bench-fund-{account.id}")
+                funding_create(
+                    initiator=system,
+                    to_account_id=account.id,
+                    amount=POOL_FUNDING,
+                    idempotency_key=f"bench-fund-{account.id}",
+                )
         for i in range(small_entries):
-            funding_create(initiator=system, to_account_id=small.id, amount=Decimal("10.00"), idempotency_key=f"bench-small-{i}")
+            funding_create(
+                initiator=system, to_account_id=small.id, amount=Decimal("10.00"), idempotency_key=f"bench-small-{i}"
+            )
         for account in (big, partner):
-            funding_create(initiator=system, to_account_id=account.id, amount=BIG_FUNDING, idempotency_key=f"bench-big-{account.id}")
+            funding_create(
+                initiator=system,
+                to_account_id=account.id,
+                amount=BIG_FUNDING,
+                idempotency_key=f"bench-big-{account.id}",
+            )
 
     connections.close_all()
     with timed(timings, f"{big_entries - 1:,} transfers big <-> partner (bulk SQL)", log):
-        big_ledger_load(conninfo, big=str(big.id), partner=str(partner.id), initiator=str(reader.id), count=big_entries - 1)
+        big_ledger_load(
+            conninfo, big=str(big.id), partner=str(partner.id), initiator=str(reader.id), count=big_entries - 1
+        )
 
     with timed(timings, "VACUUM ANALYZE", log), psycopg.connect(autocommit=True, **conninfo) as conn:
         conn.execute("VACUUM ANALYZE")
@@ -118,7 +134,9 @@ def world_seed(*, conninfo: dict, users: int, per_user: int, small_entries: int,
         raise SeedError(f"verify_ledger failed after seeding:\n{report.summary()}")
     log(f"  {report.summary()}")
     with psycopg.connect(**conninfo) as conn:
-        entries = conn.execute("SELECT count(*) FROM transactions_ledgerentry WHERE account_id = %s", [big.id]).fetchone()[0]
+        entries = conn.execute(
+            "SELECT count(*) FROM transactions_ledgerentry WHERE account_id = %s", [big.id]
+        ).fetchone()[0]
     if entries != big_entries:
         raise SeedError(f"the big account has {entries} entries, not {big_entries}")
 
@@ -160,11 +178,18 @@ def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, c
         entry_base = conn.execute("SELECT nextval('transactions_ledgerentry_id_seq')").fetchone()[0]
         t0 = conn.execute("SELECT now()").fetchone()[0]
         params = {
-            "big": big, "partner": partner, "initiator": initiator, "count": count, "amount": amount,
-            "key_base": key_base, "entry_base": entry_base, "t0": t0,
+            "big": big,
+            "partner": partner,
+            "initiator": initiator,
+            "count": count,
+            "amount": amount,
+            "key_base": key_base,
+            "entry_base": entry_base,
+            "t0": t0,
             # The service's format with %s for the accounts and the amount, filled in by SQL's format().
             "fingerprint": idempotency_fingerprint(Kind.TRANSFER, "%s", "%s", "%s"),
-            "big0": balances[big], "partner0": balances[partner],
+            "big0": balances[big],
+            "partner0": balances[partner],
         }
         for statement in sql_statements("seed_big_ledger.sql"):
             conn.execute(statement, params)
@@ -172,13 +197,18 @@ def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, c
         conn.execute(
             "UPDATE accounts_account SET balance = CASE WHEN id = %(big)s THEN %(big0)s - %(moved)s ELSE %(partner0)s + %(moved)s END,"
             " updated_at = %(t1)s WHERE id IN (%(big)s, %(partner)s)",
-            {**params, "moved": odd * amount, "t1": conn.execute("SELECT %s::timestamptz + %s * interval '1 microsecond'", [t0, count]).fetchone()[0]},
+            {
+                **params,
+                "moved": odd * amount,
+                "t1": conn.execute("SELECT %s::timestamptz + %s * interval '1 microsecond'", [t0, count]).fetchone()[0],
+            },
         )
         conn.execute("SELECT setval('transactions_idempotencykey_id_seq', %s)", [key_base + count])
         conn.execute("SELECT setval('transactions_ledgerentry_id_seq', %s)", [entry_base + 2 * count + 1])
 
 
 # --- bench_pick: the pool numbered for pgbench ------------------------------------------------------
+
 
 def pick_table_create(conninfo: dict, world: World) -> None:
     """A helper table of the scratch database only (not the schema's): pgbench picks accounts by

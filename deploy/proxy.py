@@ -62,7 +62,9 @@ def main():
         listen=env.get("PROXY_BIND", "127.0.0.1:8000"),
         upstream=env.get("WEB_BIND", "127.0.0.1:8001"),
         max_body_bytes=int(env.get("MAX_REQUEST_BODY_BYTES", "65536")),
-        max_conns=upstream_max_conns(workers=int(env.get("WEB_WORKERS", "2")), threads=int(env.get("WEB_THREADS", "4"))),
+        max_conns=upstream_max_conns(
+            workers=int(env.get("WEB_WORKERS", "2")), threads=int(env.get("WEB_THREADS", "4"))
+        ),
     )
     command = proxy_command(run_dir)
     sys.stdout.flush()

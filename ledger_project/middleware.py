@@ -32,6 +32,8 @@ class NulCharacterMiddleware:
         if "\x00" in request.path or "\x00" in unquote(request.META.get("QUERY_STRING", "")):
             return error_response(InvalidInputError(NUL_MESSAGE))
         return self.get_response(request)
+
+
 class RequestBodyLimitMiddleware:
     """Refuse a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with a JSON 413, and one without a
     length with a JSON 411, before any view.

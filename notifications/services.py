@@ -82,7 +82,11 @@ def outbox_email_send(*, outbox_id: int) -> bool:
     `_outbox_attempt_failed`); a database error propagates, so the task retries it.
     """
     with transaction.atomic():
-        row = OutboxEmail.objects.select_for_update().filter(id=outbox_id, sent_at__isnull=True, failed_at__isnull=True).first()
+        row = (
+            OutboxEmail.objects.select_for_update()
+            .filter(id=outbox_id, sent_at__isnull=True, failed_at__isnull=True)
+            .first()
+        )
         if row is None:
             return False
         row.attempts += 1
@@ -117,7 +121,9 @@ def _outbox_attempt_failed(row: OutboxEmail, exc: Exception) -> None:
     else:
         delay = settings.OUTBOX_RETRY_BACKOFF_SECONDS * 2 ** (row.attempts - 1)
         row.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-        logger.warning("outbox email %s attempt %d failed, retrying in %d s: %s", row.id, row.attempts, delay, row.last_error)
+        logger.warning(
+            "outbox email %s attempt %d failed, retrying in %d s: %s", row.id, row.attempts, delay, row.last_error
+        )
     row.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
 
 

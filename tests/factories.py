@@ -44,7 +44,10 @@ def account_fund(account: Account, amount, *, system: User | None = None):
     if system is None:
         system = User.objects.filter(email=FUNDER_EMAIL).first() or SystemUserFactory(email=FUNDER_EMAIL)
     txn = funding_create(
-        initiator=system, to_account_id=account.id, amount=Decimal(amount), idempotency_key=f"test-funding:{uuid.uuid4()}"
+        initiator=system,
+        to_account_id=account.id,
+        amount=Decimal(amount),
+        idempotency_key=f"test-funding:{uuid.uuid4()}",
     ).transaction
     assert txn.status == "COMPLETED", txn.failure_reason
     account.refresh_from_db()

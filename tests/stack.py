@@ -71,9 +71,17 @@ class Stack:
         base_redis_url = redis_url or os.environ.get("REDIS_URL", defaults.REDIS_URL)
 
         self.database = database
-        self.gunicorn_args = ("--workers", str(workers), "--threads", str(threads),
-                              # Clients keep their connections for the whole run; never close them under it.
-                              "--keep-alive", "75", "--graceful-timeout", "10")
+        self.gunicorn_args = (
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            # Clients keep their connections for the whole run; never close them under it.
+            "--keep-alive",
+            "75",
+            "--graceful-timeout",
+            "10",
+        )
         # Another module also serves a deliberately broken variant of the service (a check's check).
         self.wsgi_app = wsgi_app
         self.log = log
@@ -81,9 +89,14 @@ class Stack:
         self.cache_url = _with_path(base_redis_url, f"/{cache_db}")
         self.broker_url = _with_path(base_redis_url, f"/{broker_db}")
         self.env = {
-            "DJANGO_SETTINGS_MODULE": "ledger_project.settings.local", "DATABASE_URL": self.database_url,
-            "CACHE_URL": self.cache_url, "REDIS_URL": self.broker_url, "LOG_LEVEL": "ERROR",
-            "THROTTLE_TRANSFER": UNTHROTTLED, "THROTTLE_LOGIN": UNTHROTTLED, "THROTTLE_REGISTER": UNTHROTTLED,
+            "DJANGO_SETTINGS_MODULE": "ledger_project.settings.local",
+            "DATABASE_URL": self.database_url,
+            "CACHE_URL": self.cache_url,
+            "REDIS_URL": self.broker_url,
+            "LOG_LEVEL": "ERROR",
+            "THROTTLE_TRANSFER": UNTHROTTLED,
+            "THROTTLE_LOGIN": UNTHROTTLED,
+            "THROTTLE_REGISTER": UNTHROTTLED,
             **(extra_env or {}),
         }
         self.web = None  # the launcher's HttpClient: .port, .process
@@ -106,8 +119,14 @@ class Stack:
     def admin_conninfo(self, dbname: str = "postgres") -> dict:
         """psycopg.connect() keywords for the same server as the scratch database."""
         parts = urlsplit(self.database_url)
-        return {"host": parts.hostname or "localhost", "port": parts.port or 5432, "user": parts.username or None,
-                "password": parts.password or None, "dbname": dbname, "connect_timeout": 5}
+        return {
+            "host": parts.hostname or "localhost",
+            "port": parts.port or 5432,
+            "user": parts.username or None,
+            "password": parts.password or None,
+            "dbname": dbname,
+            "connect_timeout": 5,
+        }
 
     def __enter__(self):
         try:
@@ -147,7 +166,12 @@ class Stack:
     def python(self, *args: str) -> str:
         """Run Python (manage.py, a module) in the stack's environment; its standard output."""
         result = subprocess.run(
-            [sys.executable, *args], cwd=ROOT, env={**os.environ, **self.env}, capture_output=True, text=True, check=False
+            [sys.executable, *args],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise StackError(f"{' '.join(args[:2])} failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
@@ -160,7 +184,9 @@ class Stack:
             try:
                 self.web = self._resources.enter_context(launcher)
             except (AssertionError, RuntimeError) as exc:
-                raise StackError(f"gunicorn did not become healthy ({exc}); last lines of {self.log_path}:\n{self.log_tail()}") from exc
+                raise StackError(
+                    f"gunicorn did not become healthy ({exc}); last lines of {self.log_path}:\n{self.log_tail()}"
+                ) from exc
 
     def stop(self):
         self._resources.close()

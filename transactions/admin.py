@@ -33,7 +33,16 @@ class LedgerEntryInline(admin.TabularInline):
 
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "status", "amount_display", "from_account", "to_account", "failure_reason", "created_at"]
+    list_display = [
+        "id",
+        "kind",
+        "status",
+        "amount_display",
+        "from_account",
+        "to_account",
+        "failure_reason",
+        "created_at",
+    ]
     list_filter = ["kind", "status", "currency"]
     search_fields = ["id", "from_account__id", "to_account__id", "idempotency__key"]
     list_select_related = ["idempotency"]

@@ -50,7 +50,9 @@ def idempotency_key(request, validated_data) -> str:
         )
     key = body_key or header_key
     if not key:
-        raise InvalidInputError(errors={"idempotencyKey": ["This field is required (or send the Idempotency-Key header)."]})
+        raise InvalidInputError(
+            errors={"idempotencyKey": ["This field is required (or send the Idempotency-Key header)."]}
+        )
     return key
 
 
@@ -131,7 +133,9 @@ class TransferCreateApi(APIView):
 class TransactionListApi(APIView):
     pagination_class = TransactionPagination
 
-    @extend_schema(parameters=[s.TransactionFilterSerializer], responses={200: s.TransactionOutputSerializer(many=True)})
+    @extend_schema(
+        parameters=[s.TransactionFilterSerializer], responses={200: s.TransactionOutputSerializer(many=True)}
+    )
     def get(self, request):
         # A plain dict, not the QueryDict: DRF reads `?status=` from a form-like QueryDict as absent.
         filters = s.TransactionFilterSerializer(data=request.query_params.dict())
@@ -150,7 +154,6 @@ class TransactionListApi(APIView):
 # `/api/transactions`: GET lists, POST transfers. One URL needs one view; the two operations stay
 # findable by name above. (A comment, not a docstring: the schema would show it on both.)
 class TransactionsApi(TransferCreateApi, TransactionListApi):
-
     def get_throttles(self):
         # Only moving money is rate limited per user; reading the list is not.
         return super().get_throttles() if self.request.method == "POST" else []

@@ -68,13 +68,19 @@ class Transaction(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="transaction_amount_positive"),
-            models.CheckConstraint(condition=models.Q(kind__in=["TRANSFER", "FUNDING", "REVERSAL"]), name="transaction_kind_valid"),
-            models.CheckConstraint(condition=models.Q(status__in=["PENDING", "COMPLETED", "FAILED", "REVERSED"]), name="transaction_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["TRANSFER", "FUNDING", "REVERSAL"]), name="transaction_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["PENDING", "COMPLETED", "FAILED", "REVERSED"]),
+                name="transaction_status_valid",
+            ),
             models.CheckConstraint(
                 condition=~models.Q(from_account=models.F("to_account")), name="transaction_distinct_accounts"
             ),
             models.CheckConstraint(
-                condition=models.Q(kind="REVERSAL", reverses__isnull=False) | models.Q(~models.Q(kind="REVERSAL"), reverses__isnull=True),
+                condition=models.Q(kind="REVERSAL", reverses__isnull=False)
+                | models.Q(~models.Q(kind="REVERSAL"), reverses__isnull=True),
                 name="transaction_reversal_has_original",
             ),
             # Failed reversal attempts may repeat; only one may complete.

@@ -127,5 +127,3 @@ class LedgerEntryOutputSerializer(serializers.Serializer):
     amount = MoneyField(currency_source="account.currency")
     balanceAfter = MoneyField(source="balance_after", currency_source="account.currency")
     createdAt = serializers.DateTimeField(source="created_at")
-
-

@@ -124,9 +124,7 @@ def _minor_units(amount: Decimal, currency: str) -> int:
         raise InvalidInputError(errors={"amount": [str(exc)]}) from exc
 
 
-def _ledger_write(
-    *, kind, initiator, idempotency_key, source, target, amount, reverses=None, reason=""
-) -> LedgerWrite:
+def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, reverses=None, reason="") -> LedgerWrite:
     """The one writer of the ledger, in one database transaction. The invariants it keeps, where
     the database enforces each (triggers in transactions/migrations/0002_ledger_guards.sql), and
     the verify_ledger check (transactions/audit.py CHECKS) that finds a breach:
@@ -160,7 +158,9 @@ def _ledger_write(
     with transaction.atomic():
         claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
         if claim is None:
-            return LedgerWrite(_idempotency_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint), True)
+            return LedgerWrite(
+                _idempotency_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint), True
+            )
         if reverses is not None:
             _lock_reversible(reverses.id)
 
@@ -186,7 +186,9 @@ def _ledger_write(
         if not failure:
             if reverses is not None:
                 Transaction.objects.filter(id=reverses.id).update(status=Status.REVERSED, updated_at=timezone.now())
-            transaction_emails_enqueue(txn=txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner)
+            transaction_emails_enqueue(
+                txn=txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner
+            )
     return LedgerWrite(txn, False)
 
 
@@ -242,7 +244,9 @@ def _lock_accounts(*account_ids) -> dict:
     """Both accounts, locked. Call inside the atomic block of `_ledger_write`."""
     # One query, ordered by primary key: every writer takes its locks in the same order, so
     # A→B and B→A transfers queue behind each other instead of deadlocking.
-    return {account.id: account for account in Account.objects.select_for_update().filter(id__in=account_ids).order_by("id")}
+    return {
+        account.id: account for account in Account.objects.select_for_update().filter(id__in=account_ids).order_by("id")
+    }
 
 
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
@@ -280,8 +284,22 @@ def _post_entries(txn: Transaction, debit: Account, credit: Account) -> list[Led
     debit.updated_at = credit.updated_at = now
     entries = LedgerEntry.objects.bulk_create(
         [
-            LedgerEntry(transaction=txn, account=debit, type=LedgerEntry.Type.DEBIT, amount=txn.amount, balance_after=debit.balance, created_at=now),
-            LedgerEntry(transaction=txn, account=credit, type=LedgerEntry.Type.CREDIT, amount=txn.amount, balance_after=credit.balance, created_at=now),
+            LedgerEntry(
+                transaction=txn,
+                account=debit,
+                type=LedgerEntry.Type.DEBIT,
+                amount=txn.amount,
+                balance_after=debit.balance,
+                created_at=now,
+            ),
+            LedgerEntry(
+                transaction=txn,
+                account=credit,
+                type=LedgerEntry.Type.CREDIT,
+                amount=txn.amount,
+                balance_after=credit.balance,
+                created_at=now,
+            ),
         ]
     )
     with connection.cursor() as cursor:

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,20 +15,50 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('currency', models.CharField(max_length=3)),
-                ('status', models.CharField(choices=[('ACTIVE', 'Active'), ('FROZEN', 'Frozen'), ('CLOSED', 'Closed')], default='ACTIVE', max_length=6)),
-                ('balance', models.BigIntegerField(default=0)),
-                ('is_system', models.BooleanField(default=False, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ACTIVE", "Active"), ("FROZEN", "Frozen"), ("CLOSED", "Closed")],
+                        default="ACTIVE",
+                        max_length=6,
+                    ),
+                ),
+                ("balance", models.BigIntegerField(default=0)),
+                ("is_system", models.BooleanField(default=False, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="accounts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['owner', 'created_at'], name='account_owner_created_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['ACTIVE', 'FROZEN', 'CLOSED'])), name='account_status_valid'), models.CheckConstraint(condition=models.Q(('is_system', True), ('balance__gte', 0), _connector='OR'), name='account_balance_non_negative'), models.CheckConstraint(condition=models.Q(('currency__regex', '^[A-Z]{3}$')), name='account_currency_code'), models.UniqueConstraint(condition=models.Q(('is_system', True)), fields=('owner', 'currency'), name='account_one_funding_per_currency')],
+                "indexes": [models.Index(fields=["owner", "created_at"], name="account_owner_created_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["ACTIVE", "FROZEN", "CLOSED"])), name="account_status_valid"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("is_system", True), ("balance__gte", 0), _connector="OR"),
+                        name="account_balance_non_negative",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("currency__regex", "^[A-Z]{3}$")), name="account_currency_code"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_system", True)),
+                        fields=("owner", "currency"),
+                        name="account_one_funding_per_currency",
+                    ),
+                ],
             },
         ),
     ]

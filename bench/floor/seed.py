@@ -22,7 +22,9 @@ def main(users: int, per_user: int) -> None:
 
     password = make_password(None)  # unusable: login is not measured
     people = User.objects.bulk_create(User(username=f"floor-{i:06d}", password=password) for i in range(users))
-    accounts = Account.objects.bulk_create(Account(owner=user, balance=FUNDING) for user in people for _ in range(per_user))
+    accounts = Account.objects.bulk_create(
+        Account(owner=user, balance=FUNDING) for user in people for _ in range(per_user)
+    )
     for i, user in enumerate(people):
         print(AccessToken.for_user(user), *(account.id for account in accounts[i * per_user : (i + 1) * per_user]))
 

@@ -37,10 +37,14 @@ class TransferCreateApi(APIView):
     def post(self, request):
         serializer = TransferInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        source_id, target_id, amount = (serializer.validated_data[name] for name in ("fromAccount", "toAccount", "amount"))
+        source_id, target_id, amount = (
+            serializer.validated_data[name] for name in ("fromAccount", "toAccount", "amount")
+        )
         with transaction.atomic():
             # Both rows locked in one query in id order, so two opposite transfers cannot deadlock.
-            accounts = Account.objects.select_for_update().filter(id__in=[source_id, target_id]).order_by("id").in_bulk()
+            accounts = (
+                Account.objects.select_for_update().filter(id__in=[source_id, target_id]).order_by("id").in_bulk()
+            )
             source, target = accounts.get(source_id), accounts.get(target_id)
             if source is None or target is None or source.owner_id != request.user.id:
                 raise NotFound()

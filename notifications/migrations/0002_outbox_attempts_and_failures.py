@@ -6,42 +6,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0001_initial'),
+        ("notifications", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='outboxemail',
-            name='outbox_unsent_idx',
+            model_name="outboxemail",
+            name="outbox_unsent_idx",
         ),
         migrations.AddField(
-            model_name='outboxemail',
-            name='attempts',
+            model_name="outboxemail",
+            name="attempts",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
         migrations.AddField(
-            model_name='outboxemail',
-            name='failed_at',
+            model_name="outboxemail",
+            name="failed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='outboxemail',
-            name='last_error',
-            field=models.TextField(blank=True, db_default='', default=''),
+            model_name="outboxemail",
+            name="last_error",
+            field=models.TextField(blank=True, db_default="", default=""),
         ),
         migrations.AddField(
-            model_name='outboxemail',
-            name='next_attempt_at',
-            field=models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now),
+            model_name="outboxemail",
+            name="next_attempt_at",
+            field=models.DateTimeField(
+                db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxemail',
-            index=models.Index(condition=models.Q(('failed_at__isnull', True), ('sent_at__isnull', True)), fields=['next_attempt_at'], name='outbox_due_idx'),
+            model_name="outboxemail",
+            index=models.Index(
+                condition=models.Q(("failed_at__isnull", True), ("sent_at__isnull", True)),
+                fields=["next_attempt_at"],
+                name="outbox_due_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='outboxemail',
-            constraint=models.CheckConstraint(condition=models.Q(('sent_at__isnull', True), ('failed_at__isnull', True), _connector='OR'), name='outbox_sent_or_failed_not_both'),
+            model_name="outboxemail",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("sent_at__isnull", True), ("failed_at__isnull", True), _connector="OR"),
+                name="outbox_sent_or_failed_not_both",
+            ),
         ),
     ]

@@ -58,4 +58,3 @@ def test_bearer_post_needs_no_csrf_token(user):
     response = client.post(ACCOUNTS, {}, format="json")
 
     assert response.status_code == 201, response.content
-

@@ -85,7 +85,9 @@ def test_login_with_any_spelling_finds_the_user(client, db, spelling, canonical)
 
 
 @pytest.mark.parametrize(
-    "email, message", [(email, EMAIL_INVALID) for email in INVISIBLE + OTHER_SPECIAL_USE] + [(email, EMAIL_AMBIGUOUS) for email in AMBIGUOUS]
+    "email, message",
+    [(email, EMAIL_INVALID) for email in INVISIBLE + OTHER_SPECIAL_USE]
+    + [(email, EMAIL_AMBIGUOUS) for email in AMBIGUOUS],
 )
 def test_register_refuses_invisible_and_ambiguous_letters(client, db, email, message):
     UserFactory(email="x@example.com")
@@ -144,8 +146,13 @@ def test_the_admin_refuses_a_taken_or_refused_address(staff_client, email):
 
 def test_the_admin_change_form_stores_the_canonical_spelling(staff_client):
     user = UserFactory(email="ann@example.com")
-    body = {"email": "Ann@XN--BCHER-KVA.example", "name": user.name, "is_active": "on", "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00"}
+    body = {
+        "email": "Ann@XN--BCHER-KVA.example",
+        "name": user.name,
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
 
     response = staff_client.post(f"/admin/authn/user/{user.id}/change/", body)
 

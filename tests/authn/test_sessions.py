@@ -102,9 +102,7 @@ def test_register_requires_every_field(client, db):
 
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
-    assert response.json()["errors"] == {
-        field: ["This field is required."] for field in ("name", "email", "password")
-    }
+    assert response.json()["errors"] == {field: ["This field is required."] for field in ("name", "email", "password")}
 
 
 # --- login ------------------------------------------------------------------------------------

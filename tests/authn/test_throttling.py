@@ -5,7 +5,10 @@ from tests.concurrency import run_concurrently
 
 ATTEMPTS = {
     "login": ("/api/auth/login", lambda n: {"email": "nobody@example.com", "password": f"guess-{n}"}),
-    "register": ("/api/auth/register", lambda n: {"name": "Ann", "email": f"ann{n}@example.com", "password": "s3cure-pass-word"}),
+    "register": (
+        "/api/auth/register",
+        lambda n: {"name": "Ann", "email": f"ann{n}@example.com", "password": "s3cure-pass-word"},
+    ),
 }
 
 

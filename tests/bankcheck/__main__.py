@@ -61,22 +61,63 @@ def redis_pair(text: str) -> tuple[int, int]:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=60, help="length of the load (default 60)")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent clients, one user and connection each (default 32)")
-    parser.add_argument("--read-ratio", type=float, default=0.2, help="share of requests that are balance reads (default 0.2)")
-    parser.add_argument("--funding", type=amount_minor, default="1000.00", help="initial funds per account, INR (default 1000.00)")
-    parser.add_argument("--max-amount", type=amount_minor, default="200.00", help="largest random transfer, INR (default 200.00)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout in seconds; longer is unknown (default 5)")
-    parser.add_argument("--nemesis", action="store_true", help="terminate a random web backend of the scratch database now and then")
+    parser.add_argument(
+        "--clients", type=int, default=32, help="concurrent clients, one user and connection each (default 32)"
+    )
+    parser.add_argument(
+        "--read-ratio", type=float, default=0.2, help="share of requests that are balance reads (default 0.2)"
+    )
+    parser.add_argument(
+        "--funding", type=amount_minor, default="1000.00", help="initial funds per account, INR (default 1000.00)"
+    )
+    parser.add_argument(
+        "--max-amount", type=amount_minor, default="200.00", help="largest random transfer, INR (default 200.00)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="per-request timeout in seconds; longer is unknown (default 5)"
+    )
+    parser.add_argument(
+        "--nemesis", action="store_true", help="terminate a random web backend of the scratch database now and then"
+    )
     parser.add_argument("--nemesis-interval", type=float, default=3.0, help="seconds between kills (default 3)")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")), help="gunicorn workers (default $WEB_WORKERS or 2)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "4")), help="gunicorn threads per worker (default $WEB_THREADS or 4)")
-    parser.add_argument("--database", default="ledger_bankcheck", help="scratch database, dropped and recreated (default ledger_bankcheck)")
-    parser.add_argument("--redis-port", type=int, default=None,
-                        help="use the Redis already on 127.0.0.1:PORT, flushing its --redis-dbs (default: start a redis-server of its own on a free port)")
-    parser.add_argument("--redis-dbs", type=redis_pair, default="6,7", help="Redis databases for the cache and the broker, flushed (default 6,7)")
-    parser.add_argument("--wsgi-app", default="ledger_project.wsgi", help="gunicorn app; another only to see the check fail on a broken variant")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_WORKERS", "2")),
+        help="gunicorn workers (default $WEB_WORKERS or 2)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("WEB_THREADS", "4")),
+        help="gunicorn threads per worker (default $WEB_THREADS or 4)",
+    )
+    parser.add_argument(
+        "--database",
+        default="ledger_bankcheck",
+        help="scratch database, dropped and recreated (default ledger_bankcheck)",
+    )
+    parser.add_argument(
+        "--redis-port",
+        type=int,
+        default=None,
+        help="use the Redis already on 127.0.0.1:PORT, flushing its --redis-dbs (default: start a redis-server of its own on a free port)",
+    )
+    parser.add_argument(
+        "--redis-dbs",
+        type=redis_pair,
+        default="6,7",
+        help="Redis databases for the cache and the broker, flushed (default 6,7)",
+    )
+    parser.add_argument(
+        "--wsgi-app",
+        default="ledger_project.wsgi",
+        help="gunicorn app; another only to see the check fail on a broken variant",
+    )
     parser.add_argument("--seed", default=None, help="random seed for the clients' choices (default: random, printed)")
     args = parser.parse_args(argv)
     if args.redis_port is not None and not 0 < args.redis_port < 65536:
@@ -126,8 +167,10 @@ def own_redis_port(resources: contextlib.ExitStack) -> int:
 
 
 def bank_check(stack: Stack, args) -> bool:
-    print(f"stack       {stack.url}: database {stack.database}, gunicorn {args.workers} workers x {args.threads} threads, "
-          f"Redis cache {stack.cache_url}, broker {stack.broker_url}; log {stack.log_path}")
+    print(
+        f"stack       {stack.url}: database {stack.database}, gunicorn {args.workers} workers x {args.threads} threads, "
+        f"Redis cache {stack.cache_url}, broker {stack.broker_url}; log {stack.log_path}"
+    )
     print("            no Celery worker is started: emails stay in the outbox, their tasks in the broker database")
     os.environ.update(stack.env)
     os.environ["PGAPPNAME"] = CHECKER_APPLICATION_NAME
@@ -136,10 +179,15 @@ def bank_check(stack: Stack, args) -> bool:
     django.setup()
     started = time.monotonic()
     world = world_create(stack.port, clients=args.clients, funding=args.funding, timeout=args.timeout)
-    print(f"setup       {args.clients} clients x 2 {CURRENCY} accounts, {money(args.funding)} each through initial-funds: "
-          f"funded {money(world.total_funded)} ({time.monotonic() - started:.1f} s)")
-    print(f"load        {args.seconds:g} s, {args.clients} clients, {1 - args.read_ratio:.0%} transfers (up to {money(args.max_amount)}) / "
-          f"{args.read_ratio:.0%} reads, timeout {args.timeout:g} s, nemesis {'on' if args.nemesis else 'off'}, seed {args.seed}", flush=True)
+    print(
+        f"setup       {args.clients} clients x 2 {CURRENCY} accounts, {money(args.funding)} each through initial-funds: "
+        f"funded {money(world.total_funded)} ({time.monotonic() - started:.1f} s)"
+    )
+    print(
+        f"load        {args.seconds:g} s, {args.clients} clients, {1 - args.read_ratio:.0%} transfers (up to {money(args.max_amount)}) / "
+        f"{args.read_ratio:.0%} reads, timeout {args.timeout:g} s, nemesis {'on' if args.nemesis else 'off'}, seed {args.seed}",
+        flush=True,
+    )
 
     logs = [ClientLog() for _ in world.customers]
     stop = threading.Event()

@@ -73,12 +73,24 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
     per_currency = Counter()
     for row in accounts.values():
         per_currency[row[3]] += row[4]
-    problems += [f"{currency} balances sum to {money(total)}, not 0" for currency, total in per_currency.items() if total]
-    checks.append(Check("(a) total conserved", problems, f"non-system {money(customer_total)} = funded {money(world.total_funded)}; every currency sums to 0"))
+    problems += [
+        f"{currency} balances sum to {money(total)}, not 0" for currency, total in per_currency.items() if total
+    ]
+    checks.append(
+        Check(
+            "(a) total conserved",
+            problems,
+            f"non-system {money(customer_total)} = funded {money(world.total_funded)}; every currency sums to 0",
+        )
+    )
 
     # (b) no overdraft
     negative = [f"{account_id} at {money(row[4])}" for account_id, row in accounts.items() if not row[2] and row[4] < 0]
-    checks.append(Check("(b) no negative non-system balance", negative, f"{sum(not row[2] for row in accounts.values())} accounts"))
+    checks.append(
+        Check(
+            "(b) no negative non-system balance", negative, f"{sum(not row[2] for row in accounts.values())} accounts"
+        )
+    )
 
     # (c) every acknowledgement is in the ledger, once, as acknowledged
     problems = []
@@ -89,12 +101,20 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
             problems.append(f"{t.key}: acknowledged, {len(rows)} transactions stored")
             continue
         txn_id, kind, status, source, target, amount = rows[0]
-        if (txn_id, kind, source, target, amount) != (t.transaction_id, "TRANSFER", t.source, t.target, t.amount) or status not in (
+        if (txn_id, kind, source, target, amount) != (
+            t.transaction_id,
+            "TRANSFER",
+            t.source,
+            t.target,
+            t.amount,
+        ) or status not in (
             "COMPLETED",
             "REVERSED",
         ):
             problems.append(f"{t.key}: acknowledged {t.transaction_id}, stored {rows[0]}")
-    checks.append(Check("(c) every acknowledged transfer present exactly once", problems, f"{len(acknowledged)} acknowledged"))
+    checks.append(
+        Check("(c) every acknowledged transfer present exactly once", problems, f"{len(acknowledged)} acknowledged")
+    )
 
     # (d) one outcome per key; every unknown resolved to zero or one transaction; nothing unasked
     problems = [f"key {key} of {user}: {count} transactions" for user, key, count in claims if count > 1]
@@ -109,13 +129,29 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
         elif len(rows) != (1 if expected_rows[t.final] else 0) or (rows and rows[0][2] not in expected_rows[t.final]):
             problems.append(f"{t.key}: {t.final} ({t.resolution or t.status}), stored {rows}")
     sent = {(t.user_id, t.key) for t in transfers} | {(world.system_user_id, key) for key in world.funding_keys}
-    problems += [f"transaction {rows[0][0]} under key {key} that no client sent" for (user, key), rows in stored.items() if (user, key) not in sent]
+    problems += [
+        f"transaction {rows[0][0]} under key {key} that no client sent"
+        for (user, key), rows in stored.items()
+        if (user, key) not in sent
+    ]
     unknowns = sum(t.outcome == "unknown" for t in transfers)
-    checks.append(Check("(d) every key at most one transaction, every unknown resolved to 0 or 1", problems, f"{len(stored)} keys stored, {unknowns} unknowns"))
+    checks.append(
+        Check(
+            "(d) every key at most one transaction, every unknown resolved to 0 or 1",
+            problems,
+            f"{len(stored)} keys stored, {unknowns} unknowns",
+        )
+    )
 
     # (e) the ledger's own audit: balances equal entries and the newest balance_after, and the rest
     problems = [f"{name}: {shown(ids, 3)}" for name, ids in audit.violations.items()]
-    checks.append(Check("(e) stored balances equal their entries (ledger_verify)", problems, f"{audit.transactions} transactions, {audit.entries} entries"))
+    checks.append(
+        Check(
+            "(e) stored balances equal their entries (ledger_verify)",
+            problems,
+            f"{audit.transactions} transactions, {audit.entries} entries",
+        )
+    )
 
     # (f) the clients' history of definite outcomes predicts every balance
     expected = {account: world.funding for account in client_accounts}
@@ -123,9 +159,15 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
         if t.final == "completed":
             expected[t.source] -= t.amount
             expected[t.target] += t.amount
-    problems = [f"{account}: stored {money(balances.get(account, 0))}, history says {money(value)}" for account, value in expected.items() if balances.get(account) != value]
+    problems = [
+        f"{account}: stored {money(balances.get(account, 0))}, history says {money(value)}"
+        for account, value in expected.items()
+        if balances.get(account) != value
+    ]
     if balances.get(world.system_account_id) != -world.total_funded:
-        problems.append(f"funding account: stored {money(balances.get(world.system_account_id, 0))}, history says {money(-world.total_funded)}")
+        problems.append(
+            f"funding account: stored {money(balances.get(world.system_account_id, 0))}, history says {money(-world.total_funded)}"
+        )
     if any(t.final == "unknown" for t in transfers):
         problems.append("not checkable while an unknown is unresolved")
     checks.append(Check("(f) every balance equals the clients' history", problems, f"{len(expected) + 1} accounts"))
@@ -135,7 +177,9 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
 # --- report -----------------------------------------------------------------------------------
 
 
-def report(args, logs: list[ClientLog], elapsed: float, nemesis: Nemesis | None, checks: list[Check], unexpected: list[str]) -> bool:
+def report(
+    args, logs: list[ClientLog], elapsed: float, nemesis: Nemesis | None, checks: list[Check], unexpected: list[str]
+) -> bool:
     transfers = [t for log in logs for t in log.transfers]
     reads = sum((log.reads for log in logs), Counter())
     read_latencies = sorted(latency for log in logs for latency in log.read_latencies)
@@ -153,22 +197,32 @@ def report(args, logs: list[ClientLog], elapsed: float, nemesis: Nemesis | None,
     def ms(values, fraction):
         return f"{percentile(values, fraction) * 1000:.1f} ms"
 
-    print(f"requests    {total}: ok {requests['ok']}, failed {requests['failed']}, unknown {requests['unknown']}; "
-          f"{total / elapsed:.1f} req/s over {elapsed:.1f} s")
-    print(f"latency     all p50 {ms(all_latencies, 0.5)}, p99 {ms(all_latencies, 0.99)}; "
-          f"transfers p50 {ms(transfer_latencies, 0.5)}, p99 {ms(transfer_latencies, 0.99)}; "
-          f"reads p50 {ms(read_latencies, 0.5)}, p99 {ms(read_latencies, 0.99)}")
-    print(f"transfers   {len(transfers)}: ok {outcomes['ok']}, failed {outcomes['failed']}, unknown {outcomes['unknown']}")
+    print(
+        f"requests    {total}: ok {requests['ok']}, failed {requests['failed']}, unknown {requests['unknown']}; "
+        f"{total / elapsed:.1f} req/s over {elapsed:.1f} s"
+    )
+    print(
+        f"latency     all p50 {ms(all_latencies, 0.5)}, p99 {ms(all_latencies, 0.99)}; "
+        f"transfers p50 {ms(transfer_latencies, 0.5)}, p99 {ms(transfer_latencies, 0.99)}; "
+        f"reads p50 {ms(read_latencies, 0.5)}, p99 {ms(read_latencies, 0.99)}"
+    )
+    print(
+        f"transfers   {len(transfers)}: ok {outcomes['ok']}, failed {outcomes['failed']}, unknown {outcomes['unknown']}"
+    )
     if failed_by:
         print("  failed    " + ", ".join(f"{reason}: {count}" for reason, count in failed_by.most_common()))
     if unknown_by:
         print("  unknown   " + ", ".join(f"{reason}: {count}" for reason, count in unknown_by.most_common()))
         print("  resolved  " + ", ".join(f"{reason}: {count}" for reason, count in resolutions.most_common()))
-    print(f"reads       {sum(reads.values())}: ok {reads['ok']}, failed {reads['failed']}, unknown {reads['unknown']}; "
-          f"malformed or foreign {len(read_anomalies)}")
+    print(
+        f"reads       {sum(reads.values())}: ok {reads['ok']}, failed {reads['failed']}, unknown {reads['unknown']}; "
+        f"malformed or foreign {len(read_anomalies)}"
+    )
     if nemesis is not None:
-        print(f"nemesis     {nemesis.kills} backends terminated ({nemesis.busy_kills} busy when chosen), every {args.nemesis_interval:g} s"
-              + (f"; stopped early: {nemesis.error}" if nemesis.error else ""))
+        print(
+            f"nemesis     {nemesis.kills} backends terminated ({nemesis.busy_kills} busy when chosen), every {args.nemesis_interval:g} s"
+            + (f"; stopped early: {nemesis.error}" if nemesis.error else "")
+        )
     if non_json:
         print(f"note        {non_json} error responses were not JSON (API.md: errors are always JSON)")
     print("checks")

@@ -152,8 +152,7 @@ def world_create(port: int, *, clients: int, funding: int, timeout: float) -> Wo
 
     from accounts.models import Account
     from accounts.services import account_open
-    from authn.services import tokens_issue, user_create
-    from authn.services import system_user_ensure
+    from authn.services import system_user_ensure, tokens_issue, user_create
 
     system, _, _ = system_user_ensure(email="bank-check-system@example.com", name="Bank Check System")
     system_account = Account.objects.get(owner=system, currency=CURRENCY, is_system=True)
@@ -161,7 +160,9 @@ def world_create(port: int, *, clients: int, funding: int, timeout: float) -> Wo
     customers = []
     for index in range(clients):
         user = user_create(
-            email=f"bank-check-client-{index}@example.com", name=f"Bank Check Client {index}", password=secrets.token_urlsafe(16)
+            email=f"bank-check-client-{index}@example.com",
+            name=f"Bank Check Client {index}",
+            password=secrets.token_urlsafe(16),
         )
         accounts = [str(account_open(owner=user, currency=CURRENCY).id) for _ in range(2)]
         customers.append(Customer(index, str(user.id), tokens_issue(user=user)[0], accounts))
@@ -228,7 +229,9 @@ def acknowledgement_problem(transfer: Transfer, reply: Reply) -> str:
     return f"{transfer.key}: acknowledged transaction differs from the request: {wrong}" if wrong else ""
 
 
-def transfer_send(conn: Connection, rng: random.Random, me: Customer, world: World, seq: int, max_amount: int, log: ClientLog):
+def transfer_send(
+    conn: Connection, rng: random.Random, me: Customer, world: World, seq: int, max_amount: int, log: ClientLog
+):
     source = rng.choice(me.accounts)
     target = rng.choice([account for account in world.accounts if account != source])
     amount = rng.randint(1, max_amount)
@@ -240,7 +243,9 @@ def transfer_send(conn: Connection, rng: random.Random, me: Customer, world: Wor
 
     reply = conn.call("POST", TRANSFER_PATH, token=me.token, body=body)
     outcome = outcome_of(reply.status)
-    transfer = Transfer(me.index, me.user_id, key, body, source, target, amount, reply.status, reply.code, outcome, reply.latency)
+    transfer = Transfer(
+        me.index, me.user_id, key, body, source, target, amount, reply.status, reply.code, outcome, reply.latency
+    )
     if reply.status is not None and reply.status >= 400 and not reply.json():
         log.non_json_errors += 1
     if reply.status == 201:
@@ -248,8 +253,10 @@ def transfer_send(conn: Connection, rng: random.Random, me: Customer, world: Wor
         problem = acknowledgement_problem(transfer, reply)
         if problem:
             log.unexpected.append(problem)
-    elif outcome == "ok" or (outcome == "failed" and reply.status not in (422, 429)) or (
-        reply.status == 422 and reply.code != "insufficient_funds"
+    elif (
+        outcome == "ok"
+        or (outcome == "failed" and reply.status not in (422, 429))
+        or (reply.status == 422 and reply.code != "insufficient_funds")
     ):
         # A fresh key cannot replay (200), and a valid body is never a 400/401/403/404/409.
         log.unexpected.append(f"{key}: {reply.status} {reply.code}")
@@ -311,12 +318,16 @@ def finals_assign(logs: list[ClientLog], world: World, timeout: float, budget: f
             elif t.outcome == "failed":
                 t.final = "declined" if t.status == 422 and t.code in DECLINE_CODES else "rejected"
             else:
-                reply = call_until_definite(conn, TRANSFER_PATH, token=tokens[t.user_id], body=t.body, deadline=deadline)
+                reply = call_until_definite(
+                    conn, TRANSFER_PATH, token=tokens[t.user_id], body=t.body, deadline=deadline
+                )
                 if reply is None:
                     t.final, t.resolution = "unknown", "unresolved"
                 elif reply.status in (200, 201):
                     t.final = "completed"
-                    t.resolution = "had committed" if reply.status == 200 else "had not committed (applied by the retry)"
+                    t.resolution = (
+                        "had committed" if reply.status == 200 else "had not committed (applied by the retry)"
+                    )
                     t.transaction_id = str((reply.json().get("transaction") or {}).get("id", ""))
                     problem = acknowledgement_problem(t, reply)
                     if problem:

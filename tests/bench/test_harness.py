@@ -40,7 +40,12 @@ def test_the_bench_stops_before_it_seeds_when_a_tool_is_missing(tmp_path):
     database = "ledger_bench_never_created"
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--smoke", "--database", database],
-        cwd=ROOT, env={**os.environ, "PATH": str(tmp_path)}, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env={**os.environ, "PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stdout.startswith("bench: ERROR (wrk") and "not found" in result.stdout, result.stdout

@@ -189,7 +189,9 @@ def _answers(port):
 def _postgresql_bindir() -> Path | None:
     """Debian's server binaries (initdb, pg_ctl) of the newest installed version."""
     try:
-        bindir = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
+        bindir = Path(
+            subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+        )
     except (OSError, subprocess.CalledProcessError):
         bindir = None
     if bindir is None or not (bindir / "initdb").exists():
@@ -258,7 +260,10 @@ def postgresql_server(**settings):
             conn.execute("CREATE DATABASE ledger")
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT, env=service_env(DATABASE_URL=server.database_url), capture_output=True, text=True,
+            cwd=ROOT,
+            env=service_env(DATABASE_URL=server.database_url),
+            capture_output=True,
+            text=True,
         )
         assert migrate.returncode == 0, migrate.stdout + migrate.stderr
         yield server
@@ -273,15 +278,31 @@ def customers_seed(web, *, database_url, count=1, amount="100.00") -> list[tuple
     service's own API and commands: for a database the test's Django connection does not reach."""
     password = "system-pass-phrase"
     created = subprocess.run(
-        [sys.executable, "manage.py", "create_system_user", "--no-input", "--email", "system@example.com", "--name", "System", "--password", password],
-        cwd=ROOT, env=service_env(DATABASE_URL=database_url), capture_output=True, text=True,
+        [
+            sys.executable,
+            "manage.py",
+            "create_system_user",
+            "--no-input",
+            "--email",
+            "system@example.com",
+            "--name",
+            "System",
+            "--password",
+            password,
+        ],
+        cwd=ROOT,
+        env=service_env(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
     )
     assert created.returncode == 0, created.stdout + created.stderr
     system = web.call("POST", "/api/auth/login", body={"email": "system@example.com", "password": password})["token"]
     customers = []
     for _ in range(count):
         email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
-        token = web.call("POST", "/api/auth/register", body={"name": "Customer", "email": email, "password": password})["token"]
+        token = web.call("POST", "/api/auth/register", body={"name": "Customer", "email": email, "password": password})[
+            "token"
+        ]
         source, target = (web.call("POST", "/api/accounts", token=token)["account"]["id"] for _ in range(2))
         funding = {"toAccount": source, "amount": amount, "idempotencyKey": f"seed-{source}"}
         web.call("POST", "/api/transactions/system/initial-funds", token=system, body=funding)

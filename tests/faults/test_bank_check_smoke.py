@@ -24,11 +24,26 @@ def test_bank_check_passes_with_backends_killed():
     # leaves them alone: it flushes only a redis-server it started itself.
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.set("bank-check-canary", "alive")
-    suite_dbs = [urlsplit(url).path.lstrip("/") for url in (settings.CACHES["default"]["LOCATION"], settings.CELERY_BROKER_URL)]
+    suite_dbs = [
+        urlsplit(url).path.lstrip("/") for url in (settings.CACHES["default"]["LOCATION"], settings.CELERY_BROKER_URL)
+    ]
     command = [
-        sys.executable, "-m", "tests.bankcheck",
-        "--seconds", "5", "--clients", "4", "--nemesis", "--nemesis-interval", "1",
-        "--database", database, "--seed", "smoke", "--redis-dbs", ",".join(suite_dbs),
+        sys.executable,
+        "-m",
+        "tests.bankcheck",
+        "--seconds",
+        "5",
+        "--clients",
+        "4",
+        "--nemesis",
+        "--nemesis-interval",
+        "1",
+        "--database",
+        database,
+        "--seed",
+        "smoke",
+        "--redis-dbs",
+        ",".join(suite_dbs),
     ]
     env = {**os.environ, "REDIS_URL": settings.CELERY_BROKER_URL}
     try:

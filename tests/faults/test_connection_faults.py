@@ -19,8 +19,10 @@ SERVER = {"max_connections": 20}
 def preflight(database_url, **env):
     return subprocess.run(
         [sys.executable, "-m", "ledger_project.preflight"],
-        cwd=ROOT, env=processes.service_env(DATABASE_URL=database_url, REDIS_URL=settings.CELERY_BROKER_URL, **env),
-        capture_output=True, text=True,
+        cwd=ROOT,
+        env=processes.service_env(DATABASE_URL=database_url, REDIS_URL=settings.CELERY_BROKER_URL, **env),
+        capture_output=True,
+        text=True,
     )
 
 
@@ -29,7 +31,9 @@ def test_preflight_refuses_processes_that_could_hold_more_connections_than_the_s
         # The incident's web: two workers of 16 threads, each thread a connection of its own.
         refused = preflight(postgresql.database_url, WEB_WORKERS=2, WEB_THREADS=16, WORKER_CONCURRENCY=2)
         # The same threads sharing a pool of 4 per worker fit: 2 × 4 + 2 + beat 1 + margin 5 = 16 ≤ 17.
-        fits = preflight(postgresql.database_url, WEB_WORKERS=2, WEB_THREADS=16, DB_POOL_MAX_SIZE=4, WORKER_CONCURRENCY=2)
+        fits = preflight(
+            postgresql.database_url, WEB_WORKERS=2, WEB_THREADS=16, DB_POOL_MAX_SIZE=4, WORKER_CONCURRENCY=2
+        )
 
     assert refused.returncode == 1
     assert refused.stderr.strip() == (
@@ -53,14 +57,27 @@ def test_web_threads_under_load_never_starve_the_email_worker(tmp_path):
         # 32 clients share 4 source accounts: their lock waits measure this machine's load, not
         # what is under test, so they get the suite's longer lock timeout.
         web_env = {"DB_POOL_MAX_SIZE": 4, "DB_LOCK_TIMEOUT_MS": settings.DB_LOCK_TIMEOUT_MS, **env}
-        with processes.web_service(*web_args, **web_env) as web, processes.celery_worker(
-            "--beat", "--schedule", str(tmp_path / "beat-schedule"), DB_POOL_MAX_SIZE=1, EMAIL_URL=f"filemail:///{tmp_path}", **env
+        with (
+            processes.web_service(*web_args, **web_env) as web,
+            processes.celery_worker(
+                "--beat",
+                "--schedule",
+                str(tmp_path / "beat-schedule"),
+                DB_POOL_MAX_SIZE=1,
+                EMAIL_URL=f"filemail:///{tmp_path}",
+                **env,
+            ),
         ):
             customers = processes.customers_seed(web, database_url=postgresql.database_url, count=4)
             statuses, peak = load(web, customers, clients=32, seconds=5, postgresql=postgresql)
             # The load has stopped; every email, the welcome and funding ones included, leaves.
             with postgresql.connect() as conn:
-                unsent = lambda: conn.execute("SELECT count(*) FROM notifications_outboxemail WHERE sent_at IS NULL").fetchone()[0]  # noqa: E731
+
+                def unsent():
+                    return conn.execute(
+                        "SELECT count(*) FROM notifications_outboxemail WHERE sent_at IS NULL"
+                    ).fetchone()[0]
+
                 wait_for(lambda: unsent() == 0, timeout=60, what="the worker to send every email")
                 rows = conn.execute("SELECT count(*) FROM notifications_outboxemail").fetchone()[0]
 

@@ -89,7 +89,9 @@ def test_a_backend_killed_mid_transfer_leaves_nothing_and_the_retry_completes_on
 
 def test_lock_and_statement_timeouts_are_configured_on_every_connection():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name, setting, unit FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout') ORDER BY name")
+        cursor.execute(
+            "SELECT name, setting, unit FROM pg_settings WHERE name IN ('lock_timeout', 'statement_timeout') ORDER BY name"
+        )
         assert cursor.fetchall() == [
             ("lock_timeout", str(settings.DB_LOCK_TIMEOUT_MS), "ms"),
             ("statement_timeout", str(settings.DB_STATEMENT_TIMEOUT_MS), "ms"),
@@ -134,7 +136,10 @@ def test_a_client_that_lost_the_response_gets_the_committed_outcome_again(user, 
 
 def test_the_web_process_survives_a_postgresql_restart():
     # A server of the test's own: restarting the machine's shared one would break everyone else.
-    with processes.postgresql_server() as postgresql, processes.web_service(DATABASE_URL=postgresql.database_url) as web:
+    with (
+        processes.postgresql_server() as postgresql,
+        processes.web_service(DATABASE_URL=postgresql.database_url) as web,
+    ):
         [(token, source, target)] = processes.customers_seed(web, database_url=postgresql.database_url)
         assert web.request("GET", "/api/accounts", token=token)[0] == 200  # its connection is open
 
@@ -163,7 +168,9 @@ def test_transfers_commit_while_redis_is_down_and_the_relay_sends_every_email_on
         redis.wait()
         for n in range(3):
             started = time.monotonic()
-            status, _, answer = web.request("POST", TRANSACTIONS, token=token, body=transfer_body(source, target, "10.00", key=f"r{n}"))
+            status, _, answer = web.request(
+                "POST", TRANSACTIONS, token=token, body=transfer_body(source, target, "10.00", key=f"r{n}")
+            )
             elapsed = time.monotonic() - started
             assert status == 201, answer
             # A hang guard, not a benchmark: waiting on the broker would cost its 1 s timeout
@@ -174,8 +181,16 @@ def test_transfers_commit_while_redis_is_down_and_the_relay_sends_every_email_on
     assert unsent.count() == 6 and OutboxEmail.objects.count() == emails_before + 6
 
     # Redis is back: beat's relay hands the unsent rows over every second and a worker sends them.
-    with processes.redis_server(port), processes.celery_worker(
-        "--beat", "--schedule", str(tmp_path / "beat-schedule"), OUTBOX_RELAY_INTERVAL_SECONDS=1, **redis_env, **mail_env
+    with (
+        processes.redis_server(port),
+        processes.celery_worker(
+            "--beat",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+            OUTBOX_RELAY_INTERVAL_SECONDS=1,
+            **redis_env,
+            **mail_env,
+        ),
     ):
         wait_for(lambda: not unsent.exists(), timeout=60, what="every outbox row to be sent")
         time.sleep(3)  # a few more relay rounds: none may send again

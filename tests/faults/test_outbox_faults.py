@@ -38,10 +38,16 @@ def test_an_address_refused_for_good_fails_alone_and_every_other_email_leaves_on
     refused = email_enqueue(to="gone@example.com", subject="refused", body="b")
     others = [email_enqueue(to=f"user{n}@example.com", subject=f"ok {n}", body="b") for n in range(30)]
 
-    with processes.redis_server(port), processes.smtp_server(refuse=["gone@example.com"]) as smtp, relay_worker(
-        tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0", EMAIL_URL=smtp.email_url
+    with (
+        processes.redis_server(port),
+        processes.smtp_server(refuse=["gone@example.com"]) as smtp,
+        relay_worker(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0", EMAIL_URL=smtp.email_url),
     ):
-        wait_for(lambda: not OutboxEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True).exists(), timeout=60, what="every row to be sent or failed")
+        wait_for(
+            lambda: not OutboxEmail.objects.filter(sent_at__isnull=True, failed_at__isnull=True).exists(),
+            timeout=60,
+            what="every row to be sent or failed",
+        )
         time.sleep(3)  # three more relay rounds: the failed row is never tried again
 
     refused.refresh_from_db()
@@ -52,13 +58,28 @@ def test_an_address_refused_for_good_fails_alone_and_every_other_email_leaves_on
 
 def test_a_backlog_of_thousands_drains_in_seconds_across_worker_processes(tmp_path):
     port = processes.free_port()
-    backlog = OutboxEmail.objects.bulk_create(OutboxEmail(to=f"u{n}@example.com", subject=f"s{n}", body="b") for n in range(2000))
+    backlog = OutboxEmail.objects.bulk_create(
+        OutboxEmail(to=f"u{n}@example.com", subject=f"s{n}", body="b") for n in range(2000)
+    )
 
-    with processes.redis_server(port), relay_worker(
-        tmp_path, "--pool", "prefork", "--concurrency", "2", REDIS_URL=f"redis://127.0.0.1:{port}/0", EMAIL_URL=f"filemail:///{tmp_path}"
+    with (
+        processes.redis_server(port),
+        relay_worker(
+            tmp_path,
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            REDIS_URL=f"redis://127.0.0.1:{port}/0",
+            EMAIL_URL=f"filemail:///{tmp_path}",
+        ),
     ):
         started = time.monotonic()
-        wait_for(lambda: not OutboxEmail.objects.filter(sent_at__isnull=True).exists(), timeout=60, what="the backlog to drain")
+        wait_for(
+            lambda: not OutboxEmail.objects.filter(sent_at__isnull=True).exists(),
+            timeout=60,
+            what="the backlog to drain",
+        )
         elapsed = time.monotonic() - started
 
     # The old re-dispatch handed over 500 rows a minute: 2,000 took four minutes.
@@ -80,9 +101,12 @@ def test_a_frozen_broker_costs_a_transfer_nothing_and_every_email_leaves_once_af
         assert status == 201, answer
         return time.monotonic() - started
 
-    with processes.redis_server(port) as redis, processes.smtp_server() as smtp, processes.web_service(
-        **broker_env
-    ) as web, relay_worker(tmp_path, **broker_env, EMAIL_URL=smtp.email_url):
+    with (
+        processes.redis_server(port) as redis,
+        processes.smtp_server() as smtp,
+        processes.web_service(**broker_env) as web,
+        relay_worker(tmp_path, **broker_env, EMAIL_URL=smtp.email_url),
+    ):
         transfer("before")
         redis.send_signal(signal.SIGSTOP)
         try:

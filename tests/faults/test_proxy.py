@@ -130,7 +130,9 @@ def test_too_long_uris_and_headers_are_json(edge, path, headers, status, code):
 
 def test_a_body_over_the_limit_is_a_json_413(edge, settings):
     body = b"{" + b" " * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b"}"
-    status, response, raw = exchange(edge.port, "POST", "/api/auth/login", headers={"Content-Type": "application/json"}, body=body)
+    status, response, raw = exchange(
+        edge.port, "POST", "/api/auth/login", headers={"Content-Type": "application/json"}, body=body
+    )
 
     assert status == 413
     assert_json_error(response, raw, "payload_too_large")
@@ -159,7 +161,9 @@ UNPARSABLE = [
 ]
 
 
-@pytest.mark.parametrize("data, status, code", UNPARSABLE, ids=["garbage", "transfer-coding", "control-character", "raw-byte"])
+@pytest.mark.parametrize(
+    "data, status, code", UNPARSABLE, ids=["garbage", "transfer-coding", "control-character", "raw-byte"]
+)
 def test_a_request_that_cannot_be_parsed_is_json(edge, data, status, code):
     answer, head, body = raw_exchange(edge.port, data)
 
@@ -284,11 +288,21 @@ class Load:
             try:
                 conn.request("POST", TRANSACTIONS, body=payer.transfer_body(), headers=payer.headers())
                 response = conn.getresponse()
-                outcome = (response.status, time.monotonic() - started, response.read(), response.getheader("Retry-After"))
+                outcome = (
+                    response.status,
+                    time.monotonic() - started,
+                    response.read(),
+                    response.getheader("Retry-After"),
+                )
             except (OSError, HTTPException) as exc:
                 conn.close()
                 conn = None
-                outcome = ("timeout" if isinstance(exc, TimeoutError) else "error", time.monotonic() - started, b"", None)
+                outcome = (
+                    "timeout" if isinstance(exc, TimeoutError) else "error",
+                    time.monotonic() - started,
+                    b"",
+                    None,
+                )
             with self.lock:
                 self.outcomes.append(outcome)
             if outcome[0] == 503:
@@ -313,7 +327,9 @@ def test_overload_is_shed_with_fast_503s_and_goodput_holds(edge):
         many.run(3.5)
 
     shed = [outcome for outcome in many.outcomes if outcome[0] == 503]
-    summary = f"16 clients: {few.goodput():.1f}/s {few.statuses()}; 200 clients: {many.goodput():.1f}/s {many.statuses()}"
+    summary = (
+        f"16 clients: {few.goodput():.1f}/s {few.statuses()}; 200 clients: {many.goodput():.1f}/s {many.statuses()}"
+    )
     assert shed, summary
     assert all(json.loads(body) == UNAVAILABLE and retry == "1" for _, _, body, retry in shed)
     assert statistics.median(seconds for _, seconds, _, _ in shed) < 0.1, summary

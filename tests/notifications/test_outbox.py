@@ -105,7 +105,9 @@ def test_send_of_an_unknown_row_sends_nothing(db):
 
 def _row(*, to="ann@example.com", due_in_seconds=0, **state):
     row = email_enqueue(to=to, subject=f"to {to}", body="Hello")
-    OutboxEmail.objects.filter(id=row.id).update(next_attempt_at=timezone.now() + timedelta(seconds=due_in_seconds), **state)
+    OutboxEmail.objects.filter(id=row.id).update(
+        next_attempt_at=timezone.now() + timedelta(seconds=due_in_seconds), **state
+    )
     return row
 
 
@@ -135,7 +137,9 @@ def test_a_relay_run_ends_even_without_a_lease(db, broker, settings):
 
 
 def test_the_relay_drains_a_backlog_in_one_run_in_small_chunks(db, broker):
-    backlog = OutboxEmail.objects.bulk_create(OutboxEmail(to=f"u{n}@example.com", subject="s", body="b") for n in range(1234))
+    backlog = OutboxEmail.objects.bulk_create(
+        OutboxEmail(to=f"u{n}@example.com", subject="s", body="b") for n in range(1234)
+    )
 
     assert outbox_relay() == 1234
 
@@ -146,7 +150,9 @@ def test_the_relay_drains_a_backlog_in_one_run_in_small_chunks(db, broker):
 
 @pytest.mark.django_db(transaction=True)
 def test_relays_running_at_once_share_the_backlog_without_handing_a_row_twice(broker):
-    backlog = OutboxEmail.objects.bulk_create(OutboxEmail(to=f"u{n}@example.com", subject="s", body="b") for n in range(2000))
+    backlog = OutboxEmail.objects.bulk_create(
+        OutboxEmail(to=f"u{n}@example.com", subject="s", body="b") for n in range(2000)
+    )
 
     results, errors = run_concurrently([lambda: outbox_relay(chunk_size=10)] * 4, workers=4)
 

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.checks import max_transfer_amount_check
-from accounts.models import Account
 from accounts.money import BALANCE_MAX, BALANCE_MIN
 from notifications.models import OutboxEmail
 from tests.conftest import bearer_client
@@ -62,7 +61,9 @@ def test_a_funding_up_to_the_limit_itself_goes_through(system_client, funding_ac
     _set_balance(near_limit, BALANCE_MIN + 50 if near_limit is funding_account else BALANCE_MAX - 50)
     before = balances(funding_account, account)
 
-    response = system_client.post(FUNDING, {"toAccount": str(account.id), "amount": "0.50", "idempotencyKey": "k"}, format="json")
+    response = system_client.post(
+        FUNDING, {"toAccount": str(account.id), "amount": "0.50", "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 201, response.content
     assert balances(funding_account, account) == [before[0] - 50, before[1] + 50]
@@ -136,7 +137,12 @@ def test_an_invalid_cap_refuses_to_start_with_a_clear_message(cap, message):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "ledger_project.settings.test", "MAX_TRANSFER_AMOUNT": cap}
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert result.returncode != 0

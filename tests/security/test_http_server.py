@@ -34,7 +34,9 @@ def _request(port, method, path, *, body=None, token=None, chunked=False, accept
     payload = json.dumps(body).encode() if body is not None else None
     conn = HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request(method, path, body=iter([payload]) if chunked else payload, headers=headers, encode_chunked=chunked)
+        conn.request(
+            method, path, body=iter([payload]) if chunked else payload, headers=headers, encode_chunked=chunked
+        )
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -50,7 +52,9 @@ def test_a_chunked_transfer_is_411_and_writes_nothing(server, user, accounts):
     source, target = accounts
     token = tokens_issue(user=user)[0]
 
-    status, headers, raw = _request(server, "POST", TRANSACTIONS, body=transfer_body(source, target), token=token, chunked=True)
+    status, headers, raw = _request(
+        server, "POST", TRANSACTIONS, body=transfer_body(source, target), token=token, chunked=True
+    )
 
     assert status == 411, raw
     assert headers["Content-Type"] == "application/json"
@@ -62,7 +66,9 @@ def test_a_chunked_transfer_is_411_and_writes_nothing(server, user, accounts):
 
 
 def test_a_chunked_login_is_411(server):
-    status, _, raw = _request(server, "POST", "/api/auth/login", body={"email": "a@example.com", "password": "x"}, chunked=True)
+    status, _, raw = _request(
+        server, "POST", "/api/auth/login", body={"email": "a@example.com", "password": "x"}, chunked=True
+    )
 
     assert status == 411, raw
     assert json.loads(raw)["code"] == "length_required"
@@ -70,7 +76,9 @@ def test_a_chunked_login_is_411(server):
 
 @pytest.mark.parametrize("version", ["%01", "%0D%0ASet-Cookie:%20a=b", "%E2%80%A8"])
 def test_the_schema_answers_whatever_version_is_asked(server, version):
-    status, headers, raw = _request(server, "GET", f"/api/schema/?version={version}", accept="application/vnd.oai.openapi+json")
+    status, headers, raw = _request(
+        server, "GET", f"/api/schema/?version={version}", accept="application/vnd.oai.openapi+json"
+    )
 
     assert status == 200, raw
     assert headers["Content-Disposition"] == 'inline; filename="Ledger API.json"'

@@ -136,7 +136,9 @@ def test_an_idempotency_key_full_of_sql_is_just_a_key(auth_client, user):
 
 
 @pytest.mark.parametrize(
-    "key", ["a\tb", "\tkey", "a\x00b", "a\x1b[31mb", "a\x7fb", "k" * 256, ""], ids=["tab", "leading-tab", "nul", "escape", "del", "256-chars", "empty"]
+    "key",
+    ["a\tb", "\tkey", "a\x00b", "a\x1b[31mb", "a\x7fb", "k" * 256, ""],
+    ids=["tab", "leading-tab", "nul", "escape", "del", "256-chars", "empty"],
 )
 @pytest.mark.parametrize("path", ["/api/transactions", "/api/transactions/system/initial-funds"])
 def test_the_idempotency_key_header_is_held_to_the_body_keys_rules(system_user, path, key):

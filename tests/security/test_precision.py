@@ -27,7 +27,9 @@ def test_an_amount_with_more_places_than_its_currency_is_refused(auth_client, us
     source, target = funded_account("100.00", owner=user), AccountFactory(owner=other_user)
     literal = amount if as_json == "number" else f'"{amount}"'
 
-    response = auth_client.post(TRANSACTIONS, data=raw_body(source.id, target.id, literal), content_type="application/json")
+    response = auth_client.post(
+        TRANSACTIONS, data=raw_body(source.id, target.id, literal), content_type="application/json"
+    )
 
     assert response.status_code == 400, response.content
     assert response.json()["errors"] == {"amount": ["INR amounts have at most 2 decimal places."]}
@@ -37,7 +39,9 @@ def test_an_amount_with_more_places_than_its_currency_is_refused(auth_client, us
 
 @pytest.mark.parametrize("amount", ALMOST)
 def test_a_funding_is_never_rounded_either(system_client, account, amount):
-    response = system_client.post(FUNDING, {"toAccount": str(account.id), "amount": amount, "idempotencyKey": "k"}, format="json")
+    response = system_client.post(
+        FUNDING, {"toAccount": str(account.id), "amount": amount, "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 400, response.content
     assert list(response.json()["errors"]) == ["amount"]
@@ -46,7 +50,13 @@ def test_a_funding_is_never_rounded_either(system_client, account, amount):
 
 @pytest.mark.parametrize(
     "amount, currency, minor",
-    [("1.000", "INR", 100), ("1000.0", "INR", 100000), ("5.0", "JPY", 5), ("1.234", "KWD", 1234), ("1E+3", "INR", 100000)],
+    [
+        ("1.000", "INR", 100),
+        ("1000.0", "INR", 100000),
+        ("5.0", "JPY", 5),
+        ("1.234", "KWD", 1234),
+        ("1E+3", "INR", 100000),
+    ],
 )
 def test_trailing_zeros_are_not_places(amount, currency, minor):
     assert to_minor(Decimal(amount), currency) == minor

@@ -68,7 +68,12 @@ def _production_env():
 
 def _run(*args, **env):
     return subprocess.run(
-        [sys.executable, *args], cwd=BASE_DIR, env={**_production_env(), **env}, capture_output=True, text=True, timeout=120
+        [sys.executable, *args],
+        cwd=BASE_DIR,
+        env={**_production_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -99,7 +104,9 @@ WEAK_KEYS = {
 
 
 @pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SIGNING_KEY"])
-@pytest.mark.parametrize("key", sorted(PUBLIC_KEYS) + list(WEAK_KEYS.values()), ids=sorted(PUBLIC_KEYS) + list(WEAK_KEYS))
+@pytest.mark.parametrize(
+    "key", sorted(PUBLIC_KEYS) + list(WEAK_KEYS.values()), ids=sorted(PUBLIC_KEYS) + list(WEAK_KEYS)
+)
 def test_production_refuses_a_public_or_weak_key(name, key):
     result = _run("manage.py", "check", **{name: key})
 
@@ -147,7 +154,10 @@ def _keys_in_tracked_files() -> set[str]:
 ENTRY_POINTS = {
     "wsgi": ["-c", "import ledger_project.wsgi; from django.conf import settings; print(settings.SETTINGS_MODULE)"],
     "manage.py": ["manage.py", "shell", "-c", "from django.conf import settings; print(settings.SETTINGS_MODULE)"],
-    "celery": ["-c", "from ledger_project.celery import app; from django.conf import settings; print(settings.SETTINGS_MODULE)"],
+    "celery": [
+        "-c",
+        "from ledger_project.celery import app; from django.conf import settings; print(settings.SETTINGS_MODULE)",
+    ],
 }
 
 

@@ -226,7 +226,9 @@ def test_logout_with_unstorable_ids_is_still_200(user, claim, unstorable):
     bearer = _sign(_claims(user, **{claim: unstorable}))
     refresh = _sign(_claims(user, refresh=True, **{claim: unstorable}))
 
-    response = client.post("/api/auth/logout", {"refresh": refresh}, format="json", HTTP_AUTHORIZATION=f"Bearer {bearer}")
+    response = client.post(
+        "/api/auth/logout", {"refresh": refresh}, format="json", HTTP_AUTHORIZATION=f"Bearer {bearer}"
+    )
 
     assert response.status_code == 200, response.content
     assert not BlacklistedToken.objects.exists()

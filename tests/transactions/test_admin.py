@@ -127,7 +127,11 @@ def test_reverse_selected_twice_replays(admin_client, completed):
 def test_reverse_selected_reports_what_cannot_be_reversed(admin_client, completed, other_user):
     source = funded_account("5.00", owner=other_user)
     other = transfer_create(
-        initiator=other_user, from_account_id=source.id, to_account_id=completed.from_account_id, amount=Decimal("5"), idempotency_key="x"
+        initiator=other_user,
+        from_account_id=source.id,
+        to_account_id=completed.from_account_id,
+        amount=Decimal("5"),
+        idempotency_key="x",
     ).transaction
     # Reversed elsewhere first, under another key: the admin's attempt is refused, not replayed.
     transaction_reverse(initiator=UserFactory(is_system=True), transaction_id=other.id, idempotency_key="api")

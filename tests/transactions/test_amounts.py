@@ -81,7 +81,9 @@ BAD_AMOUNTS = [
 
 @pytest.mark.parametrize("amount_json, message", BAD_AMOUNTS, ids=[case[0] for case in BAD_AMOUNTS])
 def test_bad_transfer_amounts(auth_client, source, target, amount_json, message):
-    response = auth_client.post(TRANSACTIONS, data=raw_body(source.id, target.id, amount_json), content_type="application/json")
+    response = auth_client.post(
+        TRANSACTIONS, data=raw_body(source.id, target.id, amount_json), content_type="application/json"
+    )
 
     assert response.status_code == 400, response.content
     assert response.json() == {"message": "Invalid input.", "code": "validation_error", "errors": {"amount": [message]}}
@@ -103,7 +105,9 @@ def test_bad_funding_amounts(system_client, target, amount_json, message):
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "5.", ".5", "05", "1e", "0x10"])
 def test_amounts_that_are_not_json(auth_client, source, target, literal):
-    response = auth_client.post(TRANSACTIONS, data=raw_body(source.id, target.id, literal), content_type="application/json")
+    response = auth_client.post(
+        TRANSACTIONS, data=raw_body(source.id, target.id, literal), content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert response.json() == {"message": "Malformed JSON body.", "code": "validation_error"}
@@ -127,7 +131,9 @@ def test_amounts_that_are_not_json(auth_client, source, target, literal):
     ],
 )
 def test_exact_amounts_are_accepted(auth_client, source, target, amount_json, wire, minor):
-    response = auth_client.post(TRANSACTIONS, data=raw_body(source.id, target.id, amount_json), content_type="application/json")
+    response = auth_client.post(
+        TRANSACTIONS, data=raw_body(source.id, target.id, amount_json), content_type="application/json"
+    )
 
     assert response.status_code == 201, response.content
     assert response.json()["transaction"]["amount"] == wire
@@ -141,7 +147,9 @@ def test_exact_amounts_are_accepted(auth_client, source, target, amount_json, wi
 def test_the_maximum_amount_is_allowed(auth_client, user, target, amount_json):
     rich = funded_account(str(settings.MAX_TRANSFER_AMOUNT), owner=user)
 
-    response = auth_client.post(TRANSACTIONS, data=raw_body(rich.id, target.id, amount_json), content_type="application/json")
+    response = auth_client.post(
+        TRANSACTIONS, data=raw_body(rich.id, target.id, amount_json), content_type="application/json"
+    )
 
     assert response.status_code == 201, response.content
     assert response.json()["transaction"]["amount"] == "1000000000.00"
@@ -154,8 +162,12 @@ def test_places_follow_the_currency(auth_client, user, other_user):
     dollars = funded_account("10.00", owner=user, currency="USD")
     theirs = AccountFactory(owner=other_user, currency="USD")
 
-    bad = auth_client.post(TRANSACTIONS, data=raw_body(dollars.id, theirs.id, '"0.005"'), content_type="application/json")
-    good = auth_client.post(TRANSACTIONS, data=raw_body(dollars.id, theirs.id, '"0.05"', key="k2"), content_type="application/json")
+    bad = auth_client.post(
+        TRANSACTIONS, data=raw_body(dollars.id, theirs.id, '"0.005"'), content_type="application/json"
+    )
+    good = auth_client.post(
+        TRANSACTIONS, data=raw_body(dollars.id, theirs.id, '"0.05"', key="k2"), content_type="application/json"
+    )
 
     assert bad.status_code == 400
     assert bad.json()["errors"] == {"amount": ["USD amounts have at most 2 decimal places."]}

@@ -31,7 +31,9 @@ def run(*args, **options) -> str:
 
 
 def test_create_system_user(db):
-    out = run("create_system_user", "--email", " Ops@Ledger.Local ", "--name", "Ops", "--password", PASSWORD, "--no-input")
+    out = run(
+        "create_system_user", "--email", " Ops@Ledger.Local ", "--name", "Ops", "--password", PASSWORD, "--no-input"
+    )
 
     user = User.objects.get()
     assert (user.email, user.name, user.is_system) == ("ops@ledger.local", "Ops", True)
@@ -178,7 +180,11 @@ def busy_ledger(user, other_user):
     target = funded_account("5.00", owner=other_user)
     for key, amount in [("a", "40"), ("b", "1000")]:  # one completed, one declined
         transfer_create(
-            initiator=user, from_account_id=source.id, to_account_id=target.id, amount=Decimal(amount), idempotency_key=key
+            initiator=user,
+            from_account_id=source.id,
+            to_account_id=target.id,
+            amount=Decimal(amount),
+            idempotency_key=key,
         )
     return source, target
 

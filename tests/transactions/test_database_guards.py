@@ -61,7 +61,14 @@ def test_normal_transfers_pass_every_guard(transfer):
         lambda t: (check_deferred_now(), execute("TRUNCATE transactions_ledgerentry CASCADE")),
         lambda t: (check_deferred_now(), execute("TRUNCATE transactions_transaction CASCADE")),
     ],
-    ids=["update amount", "update balance_after", "orm delete", "sql delete", "truncate entries", "truncate transactions"],
+    ids=[
+        "update amount",
+        "update balance_after",
+        "orm delete",
+        "sql delete",
+        "truncate entries",
+        "truncate transactions",
+    ],
 )
 def test_entries_are_append_only(transfer, operation):
     assert "append-only" in str(refused(lambda: operation(transfer)))
@@ -93,14 +100,22 @@ def test_what_a_transaction_moved_never_changes(transfer, other_user, change):
 
 
 def test_a_transaction_cannot_be_deleted(transfer):
-    assert "append-only" in str(refused(lambda: execute("DELETE FROM transactions_transaction WHERE id = %s", [transfer.id])))
+    assert "append-only" in str(
+        refused(lambda: execute("DELETE FROM transactions_transaction WHERE id = %s", [transfer.id]))
+    )
 
 
 def test_only_the_status_of_a_transaction_may_change(transfer):
     # A reversal marks its original REVERSED: allowed, the entries still balance it.
-    assert refused(lambda: (Transaction.objects.filter(id=transfer.id).update(status="REVERSED"), check_deferred_now())) is None
+    assert (
+        refused(lambda: (Transaction.objects.filter(id=transfer.id).update(status="REVERSED"), check_deferred_now()))
+        is None
+    )
     # A FAILED transaction must have no entries, so this one cannot become FAILED.
-    assert refused(lambda: (Transaction.objects.filter(id=transfer.id).update(status="FAILED"), check_deferred_now())) is not None
+    assert (
+        refused(lambda: (Transaction.objects.filter(id=transfer.id).update(status="FAILED"), check_deferred_now()))
+        is not None
+    )
 
 
 def completed_with_entries(user, source, target, entries, currency="INR"):
@@ -110,11 +125,20 @@ def completed_with_entries(user, source, target, entries, currency="INR"):
     def write():
         key = IdempotencyKey.objects.create(initiator=user, key=f"raw-{len(entries)}-{entries}", fingerprint="x")
         txn = Transaction.objects.create(
-            kind="TRANSFER", status="COMPLETED", from_account=source, to_account=target, amount=500,
-            currency=currency, initiator=user, idempotency=key,
+            kind="TRANSFER",
+            status="COMPLETED",
+            from_account=source,
+            to_account=target,
+            amount=500,
+            currency=currency,
+            initiator=user,
+            idempotency=key,
         )
         LedgerEntry.objects.bulk_create(
-            [LedgerEntry(transaction=txn, account=a, type=t, amount=amount, balance_after=0) for t, a, amount in entries]
+            [
+                LedgerEntry(transaction=txn, account=a, type=t, amount=amount, balance_after=0)
+                for t, a, amount in entries
+            ]
         )
         check_deferred_now()
 
@@ -124,7 +148,9 @@ def completed_with_entries(user, source, target, entries, currency="INR"):
 def test_a_balanced_raw_write_is_accepted(user):
     # The control for the refusals below: a correct pair written the same way passes.
     source, target = AccountFactory(owner=user), AccountFactory()
-    assert refused(completed_with_entries(user, source, target, [("DEBIT", source, 500), ("CREDIT", target, 500)])) is None
+    assert (
+        refused(completed_with_entries(user, source, target, [("DEBIT", source, 500), ("CREDIT", target, 500)])) is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -136,7 +162,13 @@ def test_a_balanced_raw_write_is_accepted(user):
         lambda s, t, x: [("DEBIT", s, 500), ("CREDIT", x, 500)],
         lambda s, t, x: [("DEBIT", t, 500), ("CREDIT", s, 500)],
     ],
-    ids=["debit without its credit", "no entries", "credit of another amount", "credit on a third account", "sides swapped"],
+    ids=[
+        "debit without its credit",
+        "no entries",
+        "credit of another amount",
+        "credit on a third account",
+        "sides swapped",
+    ],
 )
 def test_unbalanced_completed_transactions_are_refused_at_commit(user, entries):
     source, target, third = AccountFactory(owner=user), AccountFactory(), AccountFactory()
@@ -145,7 +177,9 @@ def test_unbalanced_completed_transactions_are_refused_at_commit(user, entries):
 
 def test_entries_of_another_currency_are_refused(user):
     inr, usd = AccountFactory(owner=user), AccountFactory(currency="USD")
-    assert "not balanced" in str(refused(completed_with_entries(user, inr, usd, [("DEBIT", inr, 500), ("CREDIT", usd, 500)])))
+    assert "not balanced" in str(
+        refused(completed_with_entries(user, inr, usd, [("DEBIT", inr, 500), ("CREDIT", usd, 500)]))
+    )
 
 
 def test_entries_on_a_failed_transaction_are_refused(user):
@@ -156,7 +190,9 @@ def test_entries_on_a_failed_transaction_are_refused(user):
     assert failed.status == Transaction.Status.FAILED
 
     def add_entry():
-        LedgerEntry.objects.create(transaction=failed, account=source, type="DEBIT", amount=failed.amount, balance_after=0)
+        LedgerEntry.objects.create(
+            transaction=failed, account=source, type="DEBIT", amount=failed.amount, balance_after=0
+        )
         check_deferred_now()
 
     assert "FAILED transaction" in str(refused(add_entry))

@@ -9,7 +9,12 @@ from accounts.services import account_close, account_freeze, funding_accounts_en
 from authn.exceptions import NotSystemUserError
 from tests.factories import AccountFactory
 from transactions.apis import FUNDING_COMPLETED, REPLAYED
-from transactions.exceptions import AccountInactiveError, IdempotencyKeyReusedError, InvalidAccountError, SameAccountError
+from transactions.exceptions import (
+    AccountInactiveError,
+    IdempotencyKeyReusedError,
+    InvalidAccountError,
+    SameAccountError,
+)
 from transactions.models import IdempotencyKey, Transaction
 
 from .requests import FUNDING
@@ -82,7 +87,9 @@ def test_funding_debits_the_funding_account_in_the_targets_currency(system_clien
     funding_accounts_ensure(owner=system_user)
     target = AccountFactory(owner=user, currency=currency)
 
-    response = system_client.post(FUNDING, {"toAccount": str(target.id), "amount": "12.34", "idempotencyKey": "k"}, format="json")
+    response = system_client.post(
+        FUNDING, {"toAccount": str(target.id), "amount": "12.34", "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 201, response.content
     assert response.json()["transaction"]["currency"] == currency
@@ -106,7 +113,9 @@ def test_the_funding_account_keeps_going_negative(system_client, system_user, ac
 
 
 def test_only_system_users_may_fund(auth_client, account):
-    response = auth_client.post(FUNDING, {"toAccount": str(account.id), "amount": "100", "idempotencyKey": "k"}, format="json")
+    response = auth_client.post(
+        FUNDING, {"toAccount": str(account.id), "amount": "100", "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 403
     assert response.json() == {"message": NotSystemUserError.message, "code": NotSystemUserError.code}
@@ -116,7 +125,9 @@ def test_only_system_users_may_fund(auth_client, account):
 
 
 def test_funding_needs_authentication(client, account):
-    response = client.post(FUNDING, {"toAccount": str(account.id), "amount": "100", "idempotencyKey": "k"}, format="json")
+    response = client.post(
+        FUNDING, {"toAccount": str(account.id), "amount": "100", "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
@@ -128,7 +139,9 @@ def test_the_target_must_be_active(system_client, system_user, account, make_ina
     make_inactive(account_id=account.id)
     mark = outbox_mark()
 
-    response = system_client.post(FUNDING, {"toAccount": str(account.id), "amount": "100", "idempotencyKey": "k"}, format="json")
+    response = system_client.post(
+        FUNDING, {"toAccount": str(account.id), "amount": "100", "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 422
     txn = fundings().get()
@@ -141,7 +154,9 @@ def test_the_target_must_be_active(system_client, system_user, account, make_ina
 
 
 def test_unknown_target(system_client):
-    response = system_client.post(FUNDING, {"toAccount": str(uuid.uuid4()), "amount": "100", "idempotencyKey": "k"}, format="json")
+    response = system_client.post(
+        FUNDING, {"toAccount": str(uuid.uuid4()), "amount": "100", "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json() == {"message": InvalidAccountError.message, "code": InvalidAccountError.code}
@@ -152,7 +167,9 @@ def test_a_system_user_cannot_fund_its_own_funding_account(system_client, system
     system_client.post(FUNDING, {"toAccount": str(account.id), "amount": "1", "idempotencyKey": "first"}, format="json")
     own = funding_account(system_user)
 
-    response = system_client.post(FUNDING, {"toAccount": str(own.id), "amount": "1", "idempotencyKey": "k"}, format="json")
+    response = system_client.post(
+        FUNDING, {"toAccount": str(own.id), "amount": "1", "idempotencyKey": "k"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json() == {"message": SameAccountError.message, "code": SameAccountError.code}

@@ -121,7 +121,9 @@ def test_key_in_the_header(auth_client, source, target):
 
     first = auth_client.post(TRANSACTIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="from-header")
     again = auth_client.post(TRANSACTIONS, body, format="json", HTTP_IDEMPOTENCY_KEY="from-header")
-    same_in_body = auth_client.post(TRANSACTIONS, transfer_body(source, target, "5.00", key="from-header"), format="json")
+    same_in_body = auth_client.post(
+        TRANSACTIONS, transfer_body(source, target, "5.00", key="from-header"), format="json"
+    )
 
     assert first.status_code == 201, first.content
     assert first.json()["transaction"]["idempotencyKey"] == "from-header"

@@ -62,7 +62,9 @@ def test_list_shows_only_transactions_touching_my_accounts_newest_first(auth_cli
     received = transfer(theirs, mine, "3.00")
     declined = transfer(mine, theirs, "500.00")
     strangers = transfer(theirs, AccountFactory(), "1.00")  # not mine: must not show
-    fundings = list(Transaction.objects.filter(kind="FUNDING", to_account__in=[mine, my_dollars]).order_by("created_at"))
+    fundings = list(
+        Transaction.objects.filter(kind="FUNDING", to_account__in=[mine, my_dollars]).order_by("created_at")
+    )
 
     response = auth_client.get(TRANSACTIONS)
 
@@ -103,7 +105,9 @@ def test_list_filtered_by_status(auth_client, system_user, mine, theirs, status)
     completed = transfer(mine, theirs, "1.00")
     failed = transfer(mine, theirs, "1000.00")
     reversed_ = transfer(mine, theirs, "2.00")
-    reversal = transaction_reverse(initiator=system_user, transaction_id=reversed_.id, idempotency_key="undo").transaction
+    reversal = transaction_reverse(
+        initiator=system_user, transaction_id=reversed_.id, idempotency_key="undo"
+    ).transaction
     funding = Transaction.objects.get(to_account=mine, kind="FUNDING")
 
     response = auth_client.get(TRANSACTIONS, {"status": status})

@@ -38,7 +38,9 @@ def original(source, target):
 def test_reverse(system_client, system_user, user, other_user, source, target, original):
     mark = outbox_mark()
 
-    response = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo-1", "reason": "fraud"}, format="json")
+    response = system_client.post(
+        reverse_url(original.id), {"idempotencyKey": "undo-1", "reason": "fraud"}, format="json"
+    )
 
     assert response.status_code == 201, response.content
     reversal = reversals().get()
@@ -95,7 +97,11 @@ def test_reverse_a_funding(system_client, system_user, user):
 
     assert response.status_code == 201, response.content
     body = response.json()["transaction"]
-    assert (body["fromAccount"], body["toAccount"], body["reverses"]) == (str(account.id), str(funding_account.id), str(funding.id))
+    assert (body["fromAccount"], body["toAccount"], body["reverses"]) == (
+        str(account.id),
+        str(funding_account.id),
+        str(funding.id),
+    )
     assert balances(account, funding_account) == [0, 0]
     assert [row.to for row in outbox_since(mark)] == [user.email]
     assert_ledger_ok()
@@ -136,7 +142,9 @@ def test_a_failed_transaction_is_not_reversible(system_client, source, target):
 
 
 def test_a_reversal_is_not_reversible(system_client, original):
-    reversal_id = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json").json()["transaction"]["id"]
+    reversal_id = system_client.post(reverse_url(original.id), {"idempotencyKey": "undo"}, format="json").json()[
+        "transaction"
+    ]["id"]
 
     response = system_client.post(reverse_url(reversal_id), {"idempotencyKey": "undo-the-undo"}, format="json")
 
@@ -157,7 +165,11 @@ def test_receiver_cannot_cover_the_reversal(system_client, system_user, source, 
     assert response.status_code == 422
     failed = reversals().get()
     assert response.json() == decline_json(InsufficientFundsError, failed, viewer=system_user)
-    assert (failed.status, failed.failure_reason, failed.reverses_id) == (Status.FAILED, InsufficientFundsError.code, original.id)
+    assert (failed.status, failed.failure_reason, failed.reverses_id) == (
+        Status.FAILED,
+        InsufficientFundsError.code,
+        original.id,
+    )
     assert not failed.entries.exists()
     assert Transaction.objects.get(id=original.id).status == Status.COMPLETED
     assert balances(source, target) == [60_00, 10_00]
@@ -176,7 +188,9 @@ def test_receiver_cannot_cover_the_reversal(system_client, system_user, source, 
 
 
 @pytest.mark.parametrize("side", ["source", "target"])
-def test_a_closed_account_cannot_take_part(system_client, system_user, user, other_user, source, target, original, side):
+def test_a_closed_account_cannot_take_part(
+    system_client, system_user, user, other_user, source, target, original, side
+):
     # An account closes only when empty: empty the chosen side first, through the service.
     if side == "source":
         transfer(source, AccountFactory(owner=user), "60.00")
@@ -208,7 +222,9 @@ def test_frozen_accounts_can_be_reversed(system_client, source, target, original
 
     assert response.status_code == 201, response.content
     assert balances(source, target) == [100_00, 0]
-    assert [side for side, account in accounts.items() if Account.objects.get(id=account.id).status == "FROZEN"] == frozen
+    assert [
+        side for side, account in accounts.items() if Account.objects.get(id=account.id).status == "FROZEN"
+    ] == frozen
     assert_ledger_ok()
 
 
@@ -228,7 +244,9 @@ def test_reverse_needs_a_key(system_client, original):
     response = system_client.post(reverse_url(original.id), {"reason": "oops"}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["errors"] == {"idempotencyKey": ["This field is required (or send the Idempotency-Key header)."]}
+    assert response.json()["errors"] == {
+        "idempotencyKey": ["This field is required (or send the Idempotency-Key header)."]
+    }
     assert not reversals().exists()
 
 

@@ -8,109 +8,205 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('fingerprint', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('initiator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                ("fingerprint", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "initiator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Transaction',
+            name="Transaction",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('TRANSFER', 'Transfer'), ('FUNDING', 'Funding'), ('REVERSAL', 'Reversal')], max_length=8)),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('COMPLETED', 'Completed'), ('FAILED', 'Failed'), ('REVERSED', 'Reversed')], max_length=9)),
-                ('amount', models.BigIntegerField(help_text="In the currency's minor unit.")),
-                ('currency', models.CharField(max_length=3)),
-                ('failure_reason', models.CharField(blank=True, default='', max_length=32)),
-                ('reason', models.CharField(blank=True, default='', help_text='Why a reversal was made.', max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('from_account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='outgoing_transactions', to='accounts.account')),
-                ('idempotency', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='transaction', to='transactions.idempotencykey')),
-                ('initiator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reverses', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversals', to='transactions.transaction')),
-                ('to_account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='incoming_transactions', to='accounts.account')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("TRANSFER", "Transfer"), ("FUNDING", "Funding"), ("REVERSAL", "Reversal")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("COMPLETED", "Completed"),
+                            ("FAILED", "Failed"),
+                            ("REVERSED", "Reversed"),
+                        ],
+                        max_length=9,
+                    ),
+                ),
+                ("amount", models.BigIntegerField(help_text="In the currency's minor unit.")),
+                ("currency", models.CharField(max_length=3)),
+                ("failure_reason", models.CharField(blank=True, default="", max_length=32)),
+                (
+                    "reason",
+                    models.CharField(blank=True, default="", help_text="Why a reversal was made.", max_length=500),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "from_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="outgoing_transactions",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "idempotency",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transaction",
+                        to="transactions.idempotencykey",
+                    ),
+                ),
+                (
+                    "initiator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "reverses",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversals",
+                        to="transactions.transaction",
+                    ),
+                ),
+                (
+                    "to_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="incoming_transactions",
+                        to="accounts.account",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('DEBIT', 'Debit'), ('CREDIT', 'Credit')], max_length=6)),
-                ('amount', models.BigIntegerField(help_text="In the currency's minor unit.")),
-                ('balance_after', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='accounts.account')),
-                ('transaction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='transactions.transaction')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("type", models.CharField(choices=[("DEBIT", "Debit"), ("CREDIT", "Credit")], max_length=6)),
+                ("amount", models.BigIntegerField(help_text="In the currency's minor unit.")),
+                ("balance_after", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="entries", to="accounts.account"
+                    ),
+                ),
+                (
+                    "transaction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="transactions.transaction",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
+                "verbose_name_plural": "ledger entries",
             },
         ),
         migrations.AddConstraint(
-            model_name='idempotencykey',
-            constraint=models.UniqueConstraint(fields=('initiator', 'key'), name='idempotency_one_outcome_per_key'),
+            model_name="idempotencykey",
+            constraint=models.UniqueConstraint(fields=("initiator", "key"), name="idempotency_one_outcome_per_key"),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['from_account', 'created_at'], name='transaction_from_created_idx'),
+            model_name="transaction",
+            index=models.Index(fields=["from_account", "created_at"], name="transaction_from_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='transaction',
-            index=models.Index(fields=['to_account', 'created_at'], name='transaction_to_created_idx'),
+            model_name="transaction",
+            index=models.Index(fields=["to_account", "created_at"], name="transaction_to_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='transaction_amount_positive'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="transaction_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['TRANSFER', 'FUNDING', 'REVERSAL'])), name='transaction_kind_valid'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["TRANSFER", "FUNDING", "REVERSAL"])), name="transaction_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['PENDING', 'COMPLETED', 'FAILED', 'REVERSED'])), name='transaction_status_valid'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["PENDING", "COMPLETED", "FAILED", "REVERSED"])),
+                name="transaction_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(('from_account', models.F('to_account')), _negated=True), name='transaction_distinct_accounts'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("from_account", models.F("to_account")), _negated=True),
+                name="transaction_distinct_accounts",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'REVERSAL'), ('reverses__isnull', False)), models.Q(models.Q(('kind', 'REVERSAL'), _negated=True), ('reverses__isnull', True)), _connector='OR'), name='transaction_reversal_has_original'),
+            model_name="transaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "REVERSAL"), ("reverses__isnull", False)),
+                    models.Q(models.Q(("kind", "REVERSAL"), _negated=True), ("reverses__isnull", True)),
+                    _connector="OR",
+                ),
+                name="transaction_reversal_has_original",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='transaction',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'COMPLETED')), fields=('reverses',), name='transaction_one_completed_reversal'),
+            model_name="transaction",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "COMPLETED")),
+                fields=("reverses",),
+                name="transaction_one_completed_reversal",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(fields=['account', '-id'], name='ledger_entry_account_id_idx'),
+            model_name="ledgerentry",
+            index=models.Index(fields=["account", "-id"], name="ledger_entry_account_id_idx"),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='ledger_entry_amount_positive'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="ledger_entry_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('type__in', ['DEBIT', 'CREDIT'])), name='ledger_entry_type_valid'),
+            model_name="ledgerentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("type__in", ["DEBIT", "CREDIT"])), name="ledger_entry_type_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.UniqueConstraint(fields=('transaction', 'type'), name='ledger_entry_one_side_each'),
+            model_name="ledgerentry",
+            constraint=models.UniqueConstraint(fields=("transaction", "type"), name="ledger_entry_one_side_each"),
         ),
     ]

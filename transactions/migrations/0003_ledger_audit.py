@@ -4,24 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('transactions', '0002_ledger_guards'),
+        ("transactions", "0002_ledger_guards"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LedgerAudit',
+            name="LedgerAudit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField()),
-                ('ok', models.BooleanField()),
-                ('summary', models.TextField()),
-                ('violations', models.JSONField(default=dict, help_text='check name → offending ids')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField()),
+                ("ok", models.BooleanField()),
+                ("summary", models.TextField()),
+                ("violations", models.JSONField(default=dict, help_text="check name → offending ids")),
             ],
             options={
-                'indexes': [models.Index(fields=['-finished_at'], name='ledger_audit_newest_idx')],
+                "indexes": [models.Index(fields=["-finished_at"], name="ledger_audit_newest_idx")],
             },
         ),
     ]

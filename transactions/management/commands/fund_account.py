@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("account_id")
-        parser.add_argument("amount", help='Plain decimal, e.g. 500 or 500.50')
+        parser.add_argument("amount", help="Plain decimal, e.g. 500 or 500.50")
         parser.add_argument("--idempotency-key", help="Default: a new random key.")
         parser.add_argument("--system-user", help="Email of the system user to fund from (default: the first one).")
 
