@@ -4,7 +4,6 @@ from accounts.money import format_minor
 from transactions.models import Transaction
 
 from .models import OutboxEmail
-from .services import outbox_rows_enqueue
 
 Kind = Transaction.Kind
 
@@ -19,9 +18,10 @@ EMAIL_BODY = (
 EMAIL_WHAT = {Kind.TRANSFER: "transfer", Kind.FUNDING: "funding", Kind.REVERSAL: "reversal"}
 
 
-def transaction_emails_enqueue(*, txn: Transaction, debit, credit, debit_owner, credit_owner) -> None:
-    """An email to the owner of each side; system funding accounts get none. Call inside the
-    atomic block of `transactions.services._ledger_write`: the rows commit with the transaction."""
+def transaction_emails(*, txn: Transaction, debit, credit, debit_owner, credit_owner) -> list[OutboxEmail]:
+    """The outbox rows (unsaved) for an email to the owner of each side, with the balances after
+    the write; system funding accounts get none. `transactions.services._post_completed` inserts
+    them in the same statement as the entries, so they commit with the transaction or not at all."""
     sides = [(debit, debit_owner, credit, "debited from"), (credit, credit_owner, debit, "credited to")]
     rows = []
     for account, owner, other, verb in sides:
@@ -41,5 +41,4 @@ def transaction_emails_enqueue(*, txn: Transaction, debit, credit, debit_owner, 
         rows.append(
             OutboxEmail(to=owner.email, subject=EMAIL_SUBJECT.format(**values), body=EMAIL_BODY.format(**values))
         )
-    if rows:
-        outbox_rows_enqueue(rows=rows)
+    return rows

@@ -155,7 +155,7 @@ def test_a_transfer_sends_a_fixed_number_of_statements(user, source, target, dja
     assert source.owner == user  # loaded here, so the count below is the service's alone
     # Pinned so a change that adds a round trip to the hot path is seen: read both accounts;
     # SAVEPOINT (the test's own transaction makes the service's atomic a savepoint); claim the
-    # key; lock both accounts; insert the transaction, both entries, both balances, the outbox
-    # rows; RELEASE SAVEPOINT.
-    with django_assert_num_queries(9):
+    # key; lock both accounts; ONE statement for the transaction, both entries, both balances and
+    # the outbox rows (transactions.services.POST_SQL); RELEASE SAVEPOINT.
+    with django_assert_num_queries(6):
         transfer_send(source, target)
