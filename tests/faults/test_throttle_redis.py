@@ -28,7 +28,7 @@ def frozen_redis(settings):
         settings.THROTTLE_REDIS_URL = f"redis://127.0.0.1:{port}/0"
         settings.THROTTLE_REDIS_TIMEOUT_MS = TIMEOUT_MS
         settings.THROTTLE_CIRCUIT_SECONDS = CIRCUIT_SECONDS
-        settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "transfer": "3/min"}
+        settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "transfer": "3/day"}
         try:
             yield process
         finally:

@@ -388,7 +388,7 @@ def test_bad_token(source, target):
 
 
 def test_transfers_are_throttled_per_user(auth_client, other_client, other_user, settings, source, target):
-    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "transfer": "2/min"}
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "transfer": "2/day"}
     for n in range(2):
         assert (
             auth_client.post(TRANSACTIONS, transfer_body(source, target, "1", key=f"k{n}"), format="json").status_code
