@@ -1,4 +1,5 @@
--- sql_ceiling: one transfer as raw SQL, for pgbench (-M simple, like Django's client-side binding).
+-- sql_ceiling: one transfer as raw SQL, for pgbench (-M simple, as sql_minimal: the two compare the SQL alone;
+-- the service binds on the server and prepares its repeated statements, which this leaves out).
 -- The same statements the service sends for one POST /api/transactions, in the same order, on the
 -- same tables and the same accounts (read off PostgreSQL's statement log of a real request):
 -- 8 round trips, the last 5 in one transaction. What the service computes in Python (the new

@@ -136,6 +136,11 @@ DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     {
         "options": f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
+        # Parameters bound by the server, not quoted into the SQL text by psycopg in Python; a
+        # statement sent prepare_threshold times on one pooled connection is then prepared, so
+        # PostgreSQL stops parsing and planning the hot path's few statements (issue 11, measured).
+        "server_side_binding": True,
+        "prepare_threshold": env.int("DB_PREPARE_THRESHOLD", default=5),
         "pool": {
             "min_size": min(1, DB_POOL_MAX_SIZE),
             "max_size": DB_POOL_MAX_SIZE,
