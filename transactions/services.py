@@ -244,13 +244,15 @@ def _lock_reversible(transaction_id):
         raise NotReversibleError()
 
 
+# One query, ordered by primary key: every writer takes its locks in the same order, so A→B and
+# B→A transfers queue behind each other instead of deadlocking. Plain SQL, as POST_SQL: the ORM's
+# select_for_update() costs more Python time to build than the query takes.
+LOCK_SQL = f"SELECT * FROM {Account._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+
+
 def _lock_accounts(*account_ids) -> dict:
     """Both accounts, locked. Call inside the atomic block of `_ledger_write`."""
-    # One query, ordered by primary key: every writer takes its locks in the same order, so
-    # A→B and B→A transfers queue behind each other instead of deadlocking.
-    return {
-        account.id: account for account in Account.objects.select_for_update().filter(id__in=account_ids).order_by("id")
-    }
+    return {account.id: account for account in Account.objects.raw(LOCK_SQL, [list(account_ids)])}
 
 
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
