@@ -581,7 +581,7 @@ def main(argv) -> int:
         log(f"bench: ERROR ({', '.join(missing)} not found: `make bench-tools` installs them)")
         return 2
     stamp, started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), time.monotonic()
-    same = {"workers": args.workers, "threads": args.threads, "cache_db": 4, "broker_db": 5, "log": log}
+    same = {"workers": args.workers, "threads": args.threads, "log": log}
     try:
         with (
             tempfile.TemporaryDirectory() as workdir,
@@ -596,7 +596,7 @@ def main(argv) -> int:
         ):
             log(
                 f"stacks      service {service.url} on {service.database}, floor {floor.url} on {floor.database}: gunicorn "
-                f"{args.workers} workers x {args.threads} threads, Redis dbs 4 and 5; logs {service.log_path}, {floor.log_path}"
+                f"{args.workers} workers x {args.threads} threads, a redis-server each; logs {service.log_path}, {floor.log_path}"
             )
             bench = Bench(args=args, service=service, floor=floor, workdir=Path(workdir))
             bench.setup()

@@ -4,10 +4,11 @@
         stack.url   # http://127.0.0.1:<free port>
         stack.env   # the overrides gunicorn runs with; apply them before django.setup() to share its data
 
-Entering drops and recreates the database, migrates it and starts gunicorn through the fault
-tests' launcher (tests/faults/processes.py); leaving stops gunicorn and empties the stack's two
-Redis databases (cache and broker). The database is left for inspection; the next run recreates
-it. The configured DATABASE_URL's database (and its test_ twin) is refused. No Celery worker runs,
+Entering starts a redis-server of the stack's own on a free port (unless `redis_url` names one to
+use), drops and recreates the database, migrates it and starts gunicorn through the fault tests'
+launcher (tests/faults/processes.py); leaving stops gunicorn and that redis-server. Nothing is
+ever flushed: an own redis-server starts empty. The database is left for inspection; the next run
+recreates it. The configured DATABASE_URL's database (and its test_ twin) is refused. No Celery worker runs,
 so emails stay in the outbox; throttles are out of reach, so a bench measures the service, not
 them. `extra_env` (DJANGO_SETTINGS_MODULE) and `wsgi_app` serve another project of this tree
 the same way (bench/floor/).
@@ -24,11 +25,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 import psycopg
-import redis
 from psycopg import sql
 
 from ledger_project import defaults
-from tests.faults.processes import ROOT, gunicorn
+from tests.faults.processes import ROOT, free_port, gunicorn, redis_server
 
 DATABASE_NAME = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
 UNTHROTTLED = "1000000000/s"
@@ -68,7 +68,9 @@ class Stack:
         configured = urlsplit(base_db_url).path.lstrip("/") or "ledger"
         if database in (configured, f"test_{configured}"):
             raise StackError(f"refusing to drop {database!r}: it is the configured (or test) database")
-        base_redis_url = redis_url or os.environ.get("REDIS_URL", defaults.REDIS_URL)
+        # A Redis of the stack's own unless told which to use: started on entering, gone on leaving.
+        self.own_redis_port = None if redis_url else free_port()
+        base_redis_url = redis_url or f"redis://127.0.0.1:{self.own_redis_port}/0"
 
         self.database = database
         self.gunicorn_args = (
@@ -130,8 +132,9 @@ class Stack:
 
     def __enter__(self):
         try:
+            if self.own_redis_port:
+                self._redis_start()
             self.database_recreate()
-            self.redis_flush()
             self.python("manage.py", "migrate", "--noinput")
             self.start()
         except BaseException:
@@ -156,12 +159,13 @@ class Stack:
         with psycopg.connect(autocommit=True, **self.admin_conninfo()) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.database)))
 
-    def redis_flush(self):
-        for url in (self.cache_url, self.broker_url):
-            try:
-                redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5).flushdb()
-            except redis.RedisError as exc:
-                raise StackError(f"Redis at {url}: {exc}") from exc
+    def _redis_start(self):
+        try:
+            self._resources.enter_context(redis_server(self.own_redis_port))
+        except FileNotFoundError as exc:
+            raise StackError("redis-server is not installed (Debian's redis-server package)") from exc
+        except AssertionError as exc:  # it never answered
+            raise StackError(f"redis-server on port {self.own_redis_port}: {exc}") from exc
 
     def python(self, *args: str) -> str:
         """Run Python (manage.py, a module) in the stack's environment; its standard output."""
@@ -190,10 +194,6 @@ class Stack:
 
     def stop(self):
         self._resources.close()
-        try:
-            self.redis_flush()
-        except StackError as exc:
-            self.log(f"stack: {exc}")
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -4,7 +4,7 @@
 
 1. Stack (tests/stack.py): a scratch database (`--database`, dropped and recreated), migrations,
    gunicorn on a free port with throttles raised, and a redis-server of its own on a free port
-   (or the one on `--redis-port`, whose `--redis-dbs` are then flushed). No Celery worker.
+   (or the one on `--redis-port`, whose `--redis-dbs` it uses and never flushes). No Celery worker.
 2. Setup, through the project's own services: a system user, one user per client with two INR
    accounts and a JWT each, every account funded with `--funding` through the HTTP initial-funds
    endpoint.
@@ -27,7 +27,6 @@ anomaly, 2 when the check could not run.
 """
 
 import argparse
-import contextlib
 import os
 import secrets
 import sys
@@ -36,7 +35,6 @@ import time
 from decimal import Decimal
 
 from accounts.money import PLAIN_DECIMAL, to_minor
-from tests.faults.processes import free_port, redis_server
 from tests.stack import Stack, StackError
 
 from .checks import ledger_check, money, report
@@ -105,13 +103,13 @@ def parse_args(argv):
         "--redis-port",
         type=int,
         default=None,
-        help="use the Redis already on 127.0.0.1:PORT, flushing its --redis-dbs (default: start a redis-server of its own on a free port)",
+        help="use the Redis already on 127.0.0.1:PORT, its --redis-dbs (never flushed; default: a redis-server of its own on a free port)",
     )
     parser.add_argument(
         "--redis-dbs",
         type=redis_pair,
         default="6,7",
-        help="Redis databases for the cache and the broker, flushed (default 6,7)",
+        help="Redis databases for the cache and the broker (default 6,7)",
     )
     parser.add_argument(
         "--wsgi-app",
@@ -133,37 +131,23 @@ def main(argv) -> int:
     cache_db, broker_db = args.redis_dbs
     # Tokens must outlive the run; the web only checks their expiry.
     token_minutes = max(15, int(args.seconds // 60) + 15)
+    stack = Stack(
+        database=args.database,
+        workers=args.workers,
+        threads=args.threads,
+        # None: the stack's own redis-server.
+        redis_url=args.redis_port and f"redis://127.0.0.1:{args.redis_port}/0",
+        cache_db=cache_db,
+        broker_db=broker_db,
+        wsgi_app=args.wsgi_app,
+        extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": str(token_minutes)},
+    )
     try:
-        with contextlib.ExitStack() as resources:
-            redis_port = args.redis_port or own_redis_port(resources)
-            stack = Stack(
-                database=args.database,
-                workers=args.workers,
-                threads=args.threads,
-                redis_url=f"redis://127.0.0.1:{redis_port}/0",
-                cache_db=cache_db,
-                broker_db=broker_db,
-                wsgi_app=args.wsgi_app,
-                extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": str(token_minutes)},
-            )
-            with stack:
-                return 0 if bank_check(stack, args) else 1
+        with stack:
+            return 0 if bank_check(stack, args) else 1
     except (StackError, SetupError) as exc:
         print(f"bank check: ERROR ({exc})")
         return 2
-
-
-def own_redis_port(resources: contextlib.ExitStack) -> int:
-    """A redis-server of the check's own, stopped when `resources` closes: the stack flushes its
-    databases, which must never be a Redis somebody else uses."""
-    port = free_port()
-    try:
-        resources.enter_context(redis_server(port))
-    except FileNotFoundError as exc:
-        raise StackError("redis-server is not installed; install it, or pass --redis-port of a Redis to use") from exc
-    except AssertionError as exc:  # it never answered
-        raise StackError(f"redis-server on port {port}: {exc}") from exc
-    return port
 
 
 def bank_check(stack: Stack, args) -> bool:
