@@ -94,14 +94,15 @@ def transfer_hour_list(*, now: datetime, hours: int = HOURS_SHOWN) -> list[Trans
     first, hours without transfers as zeros.
 
     Counts kind TRANSFER only: fundings and reversals are operators' own acts, not customers'
-    traffic. The range is read through the index on created_at."""
+    traffic. The range is read through the index on created_at, which carries kind and status
+    (counting rows and statuses, never ids, keeps it an index-only scan)."""
     current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     first = current - timedelta(hours=hours - 1)
     rows = (
         Transaction.objects.filter(kind=Transaction.Kind.TRANSFER, created_at__gte=first)
         .annotate(hour=TruncHour("created_at", tzinfo=UTC))
         .values("hour")
-        .annotate(count=Count("id"), declined=Count("id", filter=Q(status=Transaction.Status.FAILED)))
+        .annotate(count=Count("*"), declined=Count("status", filter=Q(status=Transaction.Status.FAILED)))
     )
     by_hour = {row["hour"]: row for row in rows}
     shown = []

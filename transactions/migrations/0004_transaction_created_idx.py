@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
     operations = [
         AddIndexConcurrently(
             model_name="transaction",
-            index=models.Index(fields=["created_at"], name="transaction_created_idx"),
+            index=models.Index(fields=["created_at"], name="transaction_created_idx", include=["kind", "status"]),
         ),
     ]
