@@ -212,11 +212,12 @@ class Panel:
     data: Callable[..., dict]
 
 
+# Whether the ledger is right first (side by side on a wide screen), then its traffic.
 PANELS = [
     Panel("money", "Money per currency", money_panel),
+    Panel("audit", "Last ledger audit", audit_panel),
     Panel("transfers", f"Transfers per hour, last {HOURS_SHOWN} hours (UTC)", transfers_panel),
     Panel("outbox", "Outbox", outbox_panel),
-    Panel("audit", "Last ledger audit", audit_panel),
 ]
 
 
