@@ -172,9 +172,12 @@ def test_the_last_audit_and_its_result(admin_client):
     ledger_audit()
     passed = admin_client.get(ADMIN_HOME).content.decode()
     LedgerAudit.objects.create(
-        started_at=NOW, finished_at=NOW + timedelta(days=400), ok=False, summary="ledger VIOLATED: ...",
+        started_at=NOW,
+        finished_at=NOW + timedelta(days=400),  # the newest
+        ok=False,
+        summary="ledger VIOLATED: ...",
         violations={"balance_matches_entries": ["a", "b"]},
-    )  # fmt: skip
+    )
     violated = admin_client.get(ADMIN_HOME).content.decode()
 
     assert 'data-audit="ok"' in passed and "ledger OK: 2 accounts, 1 transactions" in passed
