@@ -4,8 +4,9 @@ never deleted, with "send again" for the rows not sent yet."""
 import re
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
-from transactions.admin import transaction_link
+from transactions.admin import compact_time, transaction_link
 
 from .models import OutboxEmail
 from .services import outbox_emails_requeue
@@ -41,7 +42,15 @@ class OutboxStatusFilter(admin.SimpleListFilter):
 
 @admin.register(OutboxEmail)
 class OutboxEmailAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "to", "subject", "status", "attempts", "sent_at", "transaction_display"]
+    list_display = [
+        "id",
+        "created_display",
+        "to_display",
+        "subject_display",
+        "status",
+        "attempts",
+        "transaction_display",
+    ]
     list_filter = [OutboxStatusFilter]
     search_fields = ["to", "subject"]
     ordering = ["-created_at", "-id"]
@@ -95,6 +104,18 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         if queued:
             self.message_user(request, f"Queued to send again within seconds: {_ids(queued)}.", messages.SUCCESS)
 
+    @admin.display(description="created at", ordering="created_at")
+    def created_display(self, obj):
+        return compact_time(obj.created_at)
+
+    @admin.display(description="to", ordering="to")
+    def to_display(self, obj):
+        return _cut(obj.to)
+
+    @admin.display(description="subject")
+    def subject_display(self, obj):
+        return _cut(obj.subject)
+
     @admin.display(description="transaction")
     def transaction_display(self, obj):
         return transaction_link(outbox_transaction_id(obj))
@@ -103,6 +124,10 @@ class OutboxEmailAdmin(admin.ModelAdmin):
     def transaction_full(self, obj):
         transaction_id = outbox_transaction_id(obj)
         return transaction_link(transaction_id, transaction_id)
+
+
+def _cut(text: str) -> str:
+    return format_html('<span class="ledger-cut" title="{}">{}</span>', text, text)
 
 
 def _ids(ids) -> str:

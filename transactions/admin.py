@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Q, Subquery
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -52,13 +53,23 @@ def transaction_link(pk, text: str | None = None) -> str:
     return format_html('<a href="{}" title="{}">{}</a>', url, pk, text or short_id(pk))
 
 
-def account_with_owner(account, *, full: bool = False) -> str:
-    """The account linked (short id in lists, full on detail pages) and its owner's email."""
+def account_with_owner(account) -> str:
+    """For a detail page: the account's full id, linked, and its owner's email."""
+    return format_html("{} {}", admin_link(account, str(account.pk)), account.owner.email)
+
+
+def account_short(account) -> str:
+    """For a list: the account's short id, linked; its full id and owner's email show on hover,
+    so the column stays one short line (search finds owners by email)."""
+    url = reverse("admin:accounts_account_change", args=[account.pk])
     return format_html(
-        '{} <span class="ledger-owner">{}</span>',
-        admin_link(account, str(account.pk) if full else None),
-        account.owner.email,
+        '<a href="{}" title="{} · {}">{}</a>', url, account.pk, account.owner.email, short_id(account.pk)
     )
+
+
+def compact_time(value) -> str:
+    """A list's timestamp on one short line, to the minute in the admin's time zone."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 def uuid_prefix_q(term: str, *fields: str) -> Q | None:
@@ -137,7 +148,7 @@ class LedgerEntryInline(admin.TabularInline):
 
     @admin.display(description="account")
     def account_display(self, obj):
-        return account_with_owner(obj.account)
+        return account_short(obj.account)
 
     @admin.display(description="amount")
     def amount_display(self, obj):
@@ -152,14 +163,13 @@ class LedgerEntryInline(admin.TabularInline):
 class TransactionAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
     list_display = [
         "short_id_display",
-        "created_at",
+        "created_display",
         "kind",
         "status",
         "amount_display",
         "from_display",
         "to_display",
-        "failure_reason",
-        "reversal_display",
+        "note_display",
     ]
     list_filter = ["kind", "status", "currency"]
     # Owners by email or name; ids (the transaction's or either account's) by prefix, see
@@ -249,27 +259,34 @@ class TransactionAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
 
     @admin.display(description="from")
     def from_display(self, obj):
-        return account_with_owner(obj.from_account)
+        return account_short(obj.from_account)
 
     @admin.display(description="to")
     def to_display(self, obj):
-        return account_with_owner(obj.to_account)
+        return account_short(obj.to_account)
 
-    @admin.display(description="reversal")
-    def reversal_display(self, obj):
+    @admin.display(description="note")
+    def note_display(self, obj):
+        """Why it failed; or, beside its kind or status, the reversal it is (of) or has (by)."""
+        if obj.failure_reason:
+            return obj.failure_reason
         if obj.reverses_id:
             return format_html("of {}", transaction_link(obj.reverses_id))
         if obj.completed_reversal_id:
             return format_html("by {}", transaction_link(obj.completed_reversal_id))
-        return "-"
+        return ""
+
+    @admin.display(description="created at", ordering="created_at")
+    def created_display(self, obj):
+        return compact_time(obj.created_at)
 
     @admin.display(description="from account (debited)")
     def from_account_display(self, obj):
-        return account_with_owner(obj.from_account, full=True)
+        return account_with_owner(obj.from_account)
 
     @admin.display(description="to account (credited)")
     def to_account_display(self, obj):
-        return account_with_owner(obj.to_account, full=True)
+        return account_with_owner(obj.to_account)
 
     @admin.display(description="reverses")
     def reverses_display(self, obj):
@@ -299,7 +316,7 @@ class TransactionAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
 class LedgerEntryAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
     list_display = [
         "short_id_display",
-        "created_at",
+        "created_display",
         "transaction_display",
         "account_display",
         "type",
@@ -333,13 +350,17 @@ class LedgerEntryAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
     def short_id_display(self, obj):
         return obj.pk
 
+    @admin.display(description="created at", ordering="created_at")
+    def created_display(self, obj):
+        return compact_time(obj.created_at)
+
     @admin.display(description="transaction")
     def transaction_display(self, obj):
         return transaction_link(obj.transaction_id)
 
     @admin.display(description="account")
     def account_display(self, obj):
-        return account_with_owner(obj.account)
+        return account_short(obj.account)
 
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj):
@@ -355,4 +376,4 @@ class LedgerEntryAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
 
     @admin.display(description="account")
     def account_full(self, obj):
-        return account_with_owner(obj.account, full=True)
+        return account_with_owner(obj.account)
