@@ -48,7 +48,7 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         "to_display",
         "subject_display",
         "status",
-        "attempts",
+        "tries",
         "transaction_display",
     ]
     list_filter = [OutboxStatusFilter]
@@ -114,7 +114,11 @@ class OutboxEmailAdmin(admin.ModelAdmin):
 
     @admin.display(description="subject")
     def subject_display(self, obj):
-        return _cut(obj.subject)
+        return _cut(obj.subject, wide=True)
+
+    @admin.display(description="tries", ordering="attempts")
+    def tries(self, obj):
+        return obj.attempts
 
     @admin.display(description="transaction")
     def transaction_display(self, obj):
@@ -126,8 +130,10 @@ class OutboxEmailAdmin(admin.ModelAdmin):
         return transaction_link(transaction_id, transaction_id)
 
 
-def _cut(text: str) -> str:
-    return format_html('<span class="ledger-cut" title="{}">{}</span>', text, text)
+def _cut(text: str, *, wide: bool = False) -> str:
+    """Text cut short in its cell (transactions/admin_lists.css); the whole of it on hover."""
+    css = "ledger-cut ledger-cut-wide" if wide else "ledger-cut"
+    return format_html('<span class="{}" title="{}">{}</span>', css, text, text)
 
 
 def _ids(ids) -> str:

@@ -92,6 +92,8 @@ def test_a_ledger_email_links_to_its_transaction(admin_client, user, other_user)
     detail = admin_client.get(f"{OUTBOX}{row.id}/change/").content.decode()
 
     assert link in listing and link in detail
+    # In the list, free text is cut to one line (the whole of it on hover).
+    assert f'<span class="ledger-cut" title="{other_user.email}">' in listing
     assert f">{txn.id}<" in detail  # the full id on the detail page
     assert "2.50 INR" in detail  # the amount as the API shows it, with its currency
 
