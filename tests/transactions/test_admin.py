@@ -13,6 +13,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from ledger_project.admin_display import short_id
+from tests.concurrency import run_concurrently
 from tests.factories import AccountFactory, UserFactory, account_fund, funded_account, transfer
 from transactions.admin_reverse import EXPIRED_FORM_MESSAGE, NOT_SYSTEM_USER_MESSAGE
 from transactions.exceptions import AlreadyReversedError, NotReversibleError
@@ -468,6 +469,26 @@ def test_a_reason_with_a_nul_is_a_form_error(admin_client, completed):
 
     assert response.status_code == 200 and "reason" in response.context["form"].errors
     assert not reversals_of(completed).exists()
+
+
+@pytest.mark.parametrize("declined", [False, True])
+def test_the_same_form_posted_at_once_is_one_attempt(transactional_db, operator, completed, declined):
+    # A double click that really races: the posts run at the same moment, each on its own
+    # connection; the key's claim makes all but one wait and replay the one outcome.
+    if declined:
+        spend_everything(completed.to_account)
+    form = confirmation_form(logged_in(operator), completed)
+    browsers = [logged_in(operator) for _ in range(8)]
+
+    results, errors = run_concurrently(
+        [lambda b=b: b.post(reverse_url(completed.id), form, follow=True) for b in browsers], workers=8
+    )
+
+    assert errors == [None] * 8
+    assert reversals_of(completed).count() == 1
+    levels = {messages_of(response)[0][0] for response in results}
+    assert levels == ({"error"} if declined else {"success"})
+    assert_ledger_ok()
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
