@@ -148,7 +148,8 @@ class LedgerEntryInline(admin.TabularInline):
 
     @admin.display(description="account")
     def account_display(self, obj):
-        return account_short(obj.account)
+        # The detail page has room for the owner beside the short id.
+        return format_html("{} {}", account_short(obj.account), obj.account.owner.email)
 
     @admin.display(description="amount")
     def amount_display(self, obj):
