@@ -141,7 +141,8 @@ def _reverse(model_admin, request, original, change_url, *, reason, nonce):
     link = admin_link(reversal, str(reversal.pk))
     replayed = " This form had been submitted already: nothing more was done." if result.replayed else ""
     if reversal.status == Status.FAILED:
-        decline = DECLINES[reversal.failure_reason].message
+        declined_by = DECLINES.get(reversal.failure_reason)
+        decline = declined_by.message if declined_by else f"{reversal.failure_reason}."
         messages.error(
             request,
             format_html(
