@@ -238,6 +238,16 @@ def test_an_account_links_to_its_entries_transactions_and_owner(admin_client):
     assert admin_client.get(transactions).context["cl"].result_count == 2
 
 
+def test_search_finds_an_account_by_short_id_or_owner_email(admin_client):
+    account = AccountFactory(owner=UserFactory(email="ann.lee@example.com"))
+    AccountFactory()
+
+    for term in (str(account.id)[:8], "Ann.Lee@example", str(account.id)):
+        found = admin_client.get(CHANGELIST, {"q": term}).context["cl"].result_list
+
+        assert [a.id for a in found] == [account.id], term
+
+
 # --- 12. lists fit: short ids, no wrapping ------------------------------------------------------
 
 

@@ -193,6 +193,17 @@ def test_a_user_with_an_account_is_offered_deactivation_not_deletion(admin_clien
     assert owner.is_active
 
 
+def test_an_operator_with_a_trail_is_kept(admin_client, operator):
+    deactivate(admin_client, [UserFactory()], reason="Spam sign-up")  # the operator's first entry
+    other = Client()
+    other.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = other.post(DELETE_PAGE.format(id=operator.id), {"post": "yes"})
+
+    assert b"deactivated instead of deleted" in response.content
+    assert LogEntry.objects.filter(user=operator).exists()
+
+
 def test_deleting_in_bulk_is_not_offered(admin_client):
     user = UserFactory()
 
