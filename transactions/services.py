@@ -34,6 +34,7 @@ from .exceptions import (
     SameAccountError,
     TransactionNotFoundError,
 )
+from .funds import funds_cover
 from .models import IdempotencyKey, LedgerEntry, Transaction, entries_prefetch
 
 Kind, Status = Transaction.Kind, Transaction.Status
@@ -46,12 +47,31 @@ class LedgerWrite:
 
     transaction: Transaction
     replayed: bool
+    # The locked rows as the write left them, for the answer's balances and a decline's details
+    # without another query; None on a replay (nothing was locked).
+    accounts: tuple[Account, Account] | None = None
 
 
 def transfer_create(
     *, initiator: User, from_account_id, to_account_id, amount: Decimal, idempotency_key: str
 ) -> LedgerWrite:
     """Move `amount` from the initiator's account to any account of the same currency."""
+    source, target = transfer_accounts_resolve(
+        initiator=initiator, from_account_id=from_account_id, to_account_id=to_account_id
+    )
+    return _ledger_write(
+        kind=Kind.TRANSFER,
+        initiator=initiator,
+        idempotency_key=idempotency_key,
+        source=source,
+        target=target,
+        amount=minor_units(amount, source.currency),
+    )
+
+
+def transfer_accounts_resolve(*, initiator: User, from_account_id, to_account_id) -> tuple[Account, Account]:
+    """Both sides of a transfer or hold, with their owners, checked before any lock: the source
+    is the initiator's, both are customer accounts of one currency."""
     accounts = Account.objects.select_related("owner").in_bulk([from_account_id, to_account_id])
     source, target = accounts.get(from_account_id), accounts.get(to_account_id)
     # One error for "not yours" and "does not exist": the answer must not reveal which ids exist.
@@ -62,14 +82,7 @@ def transfer_create(
         raise SameAccountError()
     if source.currency != target.currency:
         raise CurrencyMismatchError()
-    return _ledger_write(
-        kind=Kind.TRANSFER,
-        initiator=initiator,
-        idempotency_key=idempotency_key,
-        source=source,
-        target=target,
-        amount=_minor_units(amount, source.currency),
-    )
+    return source, target
 
 
 def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempotency_key: str) -> LedgerWrite:
@@ -90,7 +103,7 @@ def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempoten
         idempotency_key=idempotency_key,
         source=source,
         target=target,
-        amount=_minor_units(amount, target.currency),
+        amount=minor_units(amount, target.currency),
     )
 
 
@@ -117,7 +130,8 @@ def transaction_reverse(*, initiator: User, transaction_id, idempotency_key: str
     )
 
 
-def _minor_units(amount: Decimal, currency: str) -> int:
+def minor_units(amount: Decimal, currency: str) -> int:
+    """A request's amount in the currency's minor unit; too many places is a 400."""
     try:
         return to_minor(amount, currency)
     except ValueError as exc:
@@ -189,7 +203,7 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
             transaction_emails_enqueue(
                 txn=txn, debit=debit, credit=credit, debit_owner=source.owner, credit_owner=target.owner
             )
-    return LedgerWrite(txn, False)
+    return LedgerWrite(txn, False, (debit, credit))
 
 
 def idempotency_fingerprint(kind, *subjects) -> str:
@@ -250,15 +264,16 @@ def _lock_accounts(*account_ids) -> dict:
 
 
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
-    """Checked on the locked rows (call inside the atomic block of `_ledger_write`). Reversals may touch FROZEN accounts (freezing is how operators
-    stop fraud, and the reversal is the remedy), never CLOSED ones."""
+    """Checked on the locked rows (call inside the atomic block of `_ledger_write`). Reversals
+    may touch FROZEN accounts (freezing is how operators stop fraud, and the reversal is the
+    remedy), never CLOSED ones. Funds are `available` (balance − held), never `balance`."""
     if kind == Kind.REVERSAL:
         inactive = Account.Status.CLOSED in (debit.status, credit.status)
     else:
         inactive = debit.status != Account.Status.ACTIVE or credit.status != Account.Status.ACTIVE
     if inactive:
         return AccountInactiveError.code
-    if not debit.is_system and debit.balance < amount:
+    if not funds_cover(debit, amount):
         return InsufficientFundsError.code
     # A funding account goes negative by all the money ever minted, a customer's balance up: past
     # the bigint range, the write would fail in PostgreSQL (a 500).
