@@ -79,3 +79,6 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_display = ["id", "transaction", "account", "type", "amount", "balance_after", "created_at"]
     list_filter = ["type"]
     search_fields = ["account__id", "transaction__id"]
+
+
+from . import admin_holds  # noqa: E402, F401  (registers HoldAdmin; its own file, see admin_holds.py)
