@@ -194,8 +194,8 @@ def bank_check(stack: Stack, args) -> bool:
         f"funded {money(world.total_funded)} ({time.monotonic() - started:.1f} s)"
     )
     print(
-        f"load        {args.seconds:g} s, {args.clients} clients, {1 - args.read_ratio:.0%} transfers (up to {money(args.max_amount)}) / "
-        f"{args.read_ratio:.0%} reads, timeout {args.timeout:g} s, nemesis {'on' if args.nemesis else 'off'}, seed {args.seed}",
+        f"load        {args.seconds:g} s, {args.clients} clients, {1 - args.read_ratio - args.hold_ratio:.0%} transfers "
+        f"(up to {money(args.max_amount)}) / {args.hold_ratio:.0%} holds, captures and voids / {args.read_ratio:.0%} reads, timeout {args.timeout:g} s, nemesis {'on' if args.nemesis else 'off'}, seed {args.seed}",
         flush=True,
     )
 
