@@ -5,12 +5,14 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from accounts.exceptions import AccountHasOpenHoldsError
 from accounts.models import Account
 from accounts.services import account_close, account_freeze
 from tests.factories import AccountFactory, SystemUserFactory, funded_account, hold, transfer
+from transactions import tasks
 from transactions.audit import ledger_verify
 from transactions.exceptions import (
     AccountInactiveError,
@@ -317,3 +319,11 @@ def test_verify_ledger_finds_a_captured_hold_without_its_transaction(source, tar
         "a CAPTURED hold has its capture, of its captured amount, no more than it held; no other hold has one"
     ]
     assert report.violations[list(report.violations)[0]] == [str(held.id)]
+
+
+def test_beat_runs_the_expiry_sweep(source, target):
+    hold(source, target, "10.00", expires_in=0)
+
+    assert settings.CELERY_BEAT_SCHEDULE["expire-holds"]["task"] == tasks.holds_expire.name
+    assert tasks.holds_expire() == 1
+    assert money(source) == (100_00, 0)
