@@ -37,3 +37,11 @@ class AccountStatusConflictError(ApplicationError):
     status_code = 409
     code = "account_status_conflict"
     message = "The account's status does not allow this change."
+
+
+class AccountHasOpenHoldsError(ApplicationError):
+    """A PENDING hold on either side would be stranded by closing the account."""
+
+    status_code = 409
+    code = "account_has_open_holds"
+    message = "The account has pending holds; capture or void them first."

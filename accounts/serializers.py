@@ -58,6 +58,8 @@ class AccountOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     currency = serializers.CharField()
     balance = MoneyField()
+    held = MoneyField(help_text="The PENDING holds on it.")
+    available = MoneyField(help_text="What it can spend now: balance − held.")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -69,4 +71,6 @@ class AccountWrapperSerializer(serializers.Serializer):
 class AccountBalanceOutputSerializer(serializers.Serializer):
     accountId = serializers.UUIDField(source="id")
     balance = MoneyField()
+    held = MoneyField()
+    available = MoneyField()
     currency = serializers.CharField()

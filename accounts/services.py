@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from authn.models import User
 
 from .exceptions import (
+    AccountHasOpenHoldsError,
     AccountLimitReachedError,
     AccountNotEmptyError,
     AccountStatusConflictError,
@@ -40,7 +42,8 @@ def account_unfreeze(*, account_id) -> Account:
 
 
 def account_close(*, account_id) -> Account:
-    """Closing is final and only at a zero balance: money is never stranded in a closed account."""
+    """Closing is final and only at a zero balance with no PENDING hold on either side: money is
+    never stranded in a closed account, and no hold is left that could neither move nor release."""
     return _account_status_change(
         account_id, allowed_from={Account.Status.ACTIVE, Account.Status.FROZEN}, to=Account.Status.CLOSED
     )
@@ -53,11 +56,23 @@ def _account_status_change(account_id, *, allowed_from, to) -> Account:
         account = Account.objects.select_for_update().get(id=account_id)
         if account.status not in allowed_from:
             raise AccountStatusConflictError(f"A {account.status} account cannot become {to}.")
+        if to == Account.Status.CLOSED and _has_open_holds(account):
+            raise AccountHasOpenHoldsError()
         if to == Account.Status.CLOSED and account.balance != 0:
             raise AccountNotEmptyError()
         account.status = to
         account.save(update_fields=["status", "updated_at"])
     return account
+
+
+def _has_open_holds(account: Account) -> bool:
+    """Under the account's lock, which every hold write also takes, so none appears meanwhile.
+    An expired hold counts for nothing: it can no longer be captured, only swept."""
+    now = timezone.now()
+    return (
+        account.outgoing_holds.filter(status="PENDING", expires_at__gt=now).exists()
+        or account.incoming_holds.filter(status="PENDING", expires_at__gt=now).exists()
+    )
 
 
 def funding_accounts_ensure(*, owner: User) -> list[Account]:

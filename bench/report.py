@@ -9,6 +9,7 @@ from pathlib import Path
 
 ORDER = (
     "transfer",
+    "hold_capture",
     "floor_transfer",
     "funding_hot",
     "balance",
@@ -18,7 +19,7 @@ ORDER = (
     "sql_minimal",
 )
 CHARTS = {
-    "HTTP (wrk)": ("transfer", "floor_transfer", "funding_hot", "balance", "floor_read"),
+    "HTTP (wrk)": ("transfer", "hold_capture", "floor_transfer", "funding_hot", "balance", "floor_read"),
     "SQL (pgbench)": ("sql_ceiling", "sql_minimal"),
 }
 

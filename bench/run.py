@@ -42,7 +42,7 @@ from tests.stack import Stack, StackError  # noqa: E402
 
 SQL = ROOT / "bench" / "sql"
 STATEMENT_PAGE = 200  # entries per statement page (the API's maximum)
-WRITES = ("transfer", "floor_transfer", "sql_ceiling", "sql_minimal", "funding_hot")
+WRITES = ("transfer", "hold_capture", "floor_transfer", "sql_ceiling", "sql_minimal", "funding_hot")
 READS = ("balance", "floor_read", "statement")
 SCENARIOS = WRITES + READS
 
@@ -231,6 +231,12 @@ class Bench:
         return {
             "transfer": [
                 Subject("transfer", self.wrk(service, "transfer.lua", users, nonce), ledger, service, ledger_check)
+            ],
+            # A hold, then its capture by the same client's next request: two writes per pair.
+            "hold_capture": [
+                Subject(
+                    "hold_capture", self.wrk(service, "hold_capture.lua", users, nonce), ledger, service, ledger_check
+                )
             ],
             "floor_transfer": [
                 Subject(

@@ -6,6 +6,7 @@ from django.contrib.auth.hashers import make_password
 
 from accounts.models import Account
 from authn.models import User
+from transactions.holds import hold_create
 from transactions.services import funding_create, transfer_create
 
 PASSWORD = "correct-horse-battery"
@@ -71,3 +72,16 @@ def transfer(source: Account, target: Account, amount, key=None):
         amount=Decimal(amount),
         idempotency_key=key or f"transfer-{uuid.uuid4()}",
     ).transaction
+
+
+def hold(source: Account, target: Account, amount, key=None, *, expires_in=3600):
+    """Reserve `amount` (decimal text) on `source` for `target` through hold_create, as the
+    source's owner; returns the hold (PENDING, or FAILED on a decline)."""
+    return hold_create(
+        initiator=source.owner,
+        from_account_id=source.id,
+        to_account_id=target.id,
+        amount=Decimal(amount),
+        idempotency_key=key or f"hold-{uuid.uuid4()}",
+        expires_in=expires_in,
+    ).hold

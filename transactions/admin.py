@@ -378,3 +378,6 @@ class LedgerEntryAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
     @admin.display(description="account")
     def account_full(self, obj):
         return account_with_owner(obj.account)
+
+
+from . import admin_holds  # noqa: E402, F401  (registers HoldAdmin; its own file, see admin_holds.py)

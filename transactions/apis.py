@@ -12,6 +12,7 @@ from ledger_project.schema import error_responses
 from ledger_project.throttling import ScopedRateThrottle
 
 from . import serializers as s
+from .declines import balances_json, decline_details
 from .exceptions import (
     DECLINES,
     AccountInactiveError,
@@ -25,7 +26,7 @@ from .exceptions import (
     SameAccountError,
 )
 from .models import Transaction
-from .selectors import ledger_entry_list, transaction_get, transaction_list
+from .selectors import ledger_entry_list, transaction_accounts, transaction_get, transaction_list
 from .services import LedgerWrite, funding_create, transaction_reverse, transfer_create
 
 TRANSFER_COMPLETED = "Transaction completed successfully"
@@ -74,22 +75,31 @@ def ledger_write_response(request, result: LedgerWrite, *, created_message: str)
     txn = result.transaction
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     body = s.TransactionOutputSerializer(txn, context={"viewer": request.user}).data
+    # A new write answers from its locked rows; only a replay reads the accounts again.
+    debit, credit = result.accounts or transaction_accounts(txn)
     if txn.status == Transaction.Status.FAILED:
-        raise DECLINES[txn.failure_reason](extra={"transaction": body}, headers=headers)
+        details = decline_details(
+            txn.failure_reason, debit=debit, credit=credit, amount=txn.amount, viewer=request.user
+        )
+        extra = {"transaction": body, **({"details": details} if details else {})}
+        raise DECLINES[txn.failure_reason](extra=extra, headers=headers)
+    balances = balances_json((debit, credit), viewer=request.user)
     if not result.replayed:
-        return Response({"message": created_message, "transaction": body}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"message": created_message, "transaction": body, "balances": balances}, status=status.HTTP_201_CREATED
+        )
     message = REPLAYED_REVERSED if txn.status == Transaction.Status.REVERSED else REPLAYED
-    return Response({"message": message, "transaction": body}, headers=headers)
+    return Response({"message": message, "transaction": body, "balances": balances}, headers=headers)
 
 
 # What a ledger write can answer besides its 201/200; declines carry the FAILED transaction.
-WRITTEN = {201: s.TransactionMessageSerializer, 200: s.TransactionMessageSerializer}
+WRITTEN = {201: s.TransactionWrittenSerializer, 200: s.TransactionWrittenSerializer}
 DECLINED = error_responses(
     InsufficientFundsError,
     AccountInactiveError,
     AmountOutOfRangeError,
     IdempotencyKeyReusedError,
-    serializer=s.DeclineOutputSerializer,
+    serializer=s.TransactionDeclineSerializer,
 )
 
 

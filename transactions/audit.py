@@ -69,6 +69,30 @@ CHECKS = [
         """,
     ),
     (
+        "account held equals its PENDING holds",
+        """
+        SELECT a.id FROM accounts_account a
+        LEFT JOIN transactions_hold h ON h.from_account_id = a.id AND h.status = 'PENDING'
+        GROUP BY a.id, a.held
+        HAVING a.held <> COALESCE(SUM(h.amount), 0)
+        """,
+    ),
+    (
+        "held never negative, and no customer account's available (balance - held) below zero",
+        "SELECT id FROM accounts_account WHERE held < 0 OR (NOT is_system AND balance - held < 0)",
+    ),
+    (
+        "a CAPTURED hold has its capture, of its captured amount, no more than it held; no other hold has one",
+        """
+        SELECT h.id FROM transactions_hold h
+        LEFT JOIN transactions_transaction t ON t.hold_id = h.id
+        WHERE (h.status = 'CAPTURED') <> (t.id IS NOT NULL)
+           OR t.amount > h.amount OR t.amount <> h.captured_amount
+           OR t.from_account_id <> h.from_account_id OR t.to_account_id <> h.to_account_id
+           OR t.kind <> 'TRANSFER' OR t.status NOT IN ('COMPLETED', 'REVERSED')
+        """,
+    ),
+    (
         "money is conserved: all balances of a currency sum to zero",
         "SELECT currency FROM accounts_account GROUP BY currency HAVING SUM(balance) <> 0",
     ),

@@ -81,3 +81,25 @@ class TransactionNotFoundError(NotFoundError):
 
 # A FAILED transaction's failure_reason is the code of the decline that failed it.
 DECLINES = {error.code: error for error in (InsufficientFundsError, AccountInactiveError, AmountOutOfRangeError)}
+
+
+class HoldNotFoundError(NotFoundError):
+    """No such hold, or the caller may not see (or act on) it."""
+
+    message = "Hold not found."
+
+
+class HoldNotPendingError(ApplicationError):
+    """The hold was already captured, voided, declined or has expired."""
+
+    status_code = 409
+    code = "hold_not_pending"
+    message = "The hold is not pending."
+
+
+class CaptureExceedsHoldError(ApplicationError):
+    """A capture asked for more than the hold reserved."""
+
+    status_code = 422
+    code = "capture_exceeds_hold"
+    message = "The capture's amount is larger than the hold's."

@@ -62,6 +62,10 @@ class Transaction(models.Model):
     idempotency = models.OneToOneField(IdempotencyKey, on_delete=models.PROTECT, related_name="transaction")
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
     reason = models.CharField(max_length=500, blank=True, default="", help_text="Why a reversal was made.")
+    # A hold's capture; one-to-one, so the database itself refuses a second capture of a hold.
+    hold = models.OneToOneField(
+        "Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="capture", editable=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -99,6 +103,83 @@ class Transaction(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.id} ({self.status})"
+
+
+class Hold(models.Model):
+    """Money reserved on `from_account` for `to_account`, moved later by one capture or released.
+
+    While PENDING its amount counts in the source's `held` (so in no funds check's `available`),
+    unless `expires_at` has passed: an expired hold counts for nothing and cannot be captured,
+    even before `holds_expire` marks it EXPIRED and releases `held`. A capture is a COMPLETED
+    TRANSFER whose `hold` is this row (one at most: a one-to-one link), of at most `amount`.
+    A FAILED hold is a decline; like a FAILED transaction it reserved nothing.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        CAPTURED = "CAPTURED"
+        VOIDED = "VOIDED"
+        EXPIRED = "EXPIRED"
+        FAILED = "FAILED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="outgoing_holds")
+    to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="incoming_holds")
+    amount = models.BigIntegerField(help_text="In the currency's minor unit.")
+    captured_amount = models.BigIntegerField(null=True, blank=True, help_text="Set by the capture.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    expires_at = models.DateTimeField()
+    failure_reason = models.CharField(max_length=32, blank=True, default="")
+    initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    idempotency = models.OneToOneField(IdempotencyKey, on_delete=models.PROTECT, related_name="hold")
+    # The void's key, so a repeated void replays; captures keep theirs on the capture's transaction.
+    void_idempotency = models.OneToOneField(
+        IdempotencyKey, null=True, blank=True, on_delete=models.PROTECT, related_name="voided_hold"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["PENDING", "CAPTURED", "VOIDED", "EXPIRED", "FAILED"]),
+                name="hold_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_account=models.F("to_account")), name="hold_distinct_accounts"
+            ),
+            # Only a capture sets captured_amount, and never above what was held.
+            models.CheckConstraint(
+                condition=models.Q(status="CAPTURED", captured_amount__gt=0, captured_amount__lte=models.F("amount"))
+                | models.Q(~models.Q(status="CAPTURED"), captured_amount__isnull=True),
+                name="hold_captured_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["from_account", "created_at"], name="hold_from_created_idx"),
+            models.Index(fields=["to_account", "created_at"], name="hold_to_created_idx"),
+            # What the expiry sweep and the exact funds check look for: PENDING holds by expiry.
+            models.Index(
+                fields=["from_account", "expires_at"],
+                condition=models.Q(status="PENDING"),
+                name="hold_pending_expiry_idx",
+            ),
+            models.Index(fields=["expires_at"], condition=models.Q(status="PENDING"), name="hold_pending_sweep_idx"),
+        ]
+
+    def __str__(self):
+        return f"HOLD {self.id} ({self.status})"
+
+    def is_expired(self, now) -> bool:
+        return self.expires_at <= now
+
+    def effective_status(self, now) -> str:
+        """The status as the API states it: PENDING past its expiry is EXPIRED, swept or not."""
+        if self.status == self.Status.PENDING and self.is_expired(now):
+            return self.Status.EXPIRED
+        return self.status
 
 
 class LedgerEntry(models.Model):

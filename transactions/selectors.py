@@ -1,10 +1,11 @@
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import Account
 from authn.models import User
 
-from .exceptions import TransactionNotFoundError
-from .models import LedgerAudit, LedgerEntry, Transaction, entries_prefetch
+from .exceptions import HoldNotFoundError, TransactionNotFoundError
+from .models import Hold, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
 
 
 def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
@@ -45,6 +46,18 @@ def transaction_get(*, user: User, transaction_id) -> Transaction:
     return txn
 
 
+def transaction_accounts(txn: Transaction) -> tuple[Account, Account]:
+    """Both sides of a transaction as they are now (debit, credit): a replayed answer's balances."""
+    accounts = Account.objects.in_bulk([txn.from_account_id, txn.to_account_id])
+    return accounts[txn.from_account_id], accounts[txn.to_account_id]
+
+
+def hold_accounts(hold: Hold) -> tuple[Account, Account]:
+    """Both sides of a hold as they are now (source, destination): a replayed answer's balances."""
+    accounts = Account.objects.in_bulk([hold.from_account_id, hold.to_account_id])
+    return accounts[hold.from_account_id], accounts[hold.to_account_id]
+
+
 def ledger_entry_list(*, account: Account) -> QuerySet[LedgerEntry]:
     """One account's statement; the caller resolved the account with accounts.selectors.account_get."""
     # Through the related manager, each entry knows its account (and currency) without a query.
@@ -54,3 +67,45 @@ def ledger_entry_list(*, account: Account) -> QuerySet[LedgerEntry]:
 def ledger_audit_latest() -> LedgerAudit | None:
     """The newest verify_ledger run (/api/health shows it), None before the first."""
     return LedgerAudit.objects.order_by("-finished_at").first()
+
+
+def _holds_visible_to(user: User) -> Q:
+    """Holds on one of the user's accounts; a declined (FAILED) one only to its creator, as for
+    transactions: anyone may aim a hold at any account id."""
+    return (Q(from_account__owner=user) | Q(to_account__owner=user)) & (
+        ~Q(status=Hold.Status.FAILED) | Q(initiator=user)
+    )
+
+
+def _hold_details(queryset: QuerySet[Hold]) -> QuerySet[Hold]:
+    # The capture's id as a column of the same query (HoldOutputSerializer's `transaction`).
+    return queryset.select_related("idempotency").annotate(capture_id=F("capture__id"))
+
+
+def hold_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Hold]:
+    """Holds touching the caller's accounts (either side), newest first. `status` is the status
+    the API shows: PENDING means unexpired, EXPIRED includes PENDING holds past their expiry."""
+    accounts = Account.objects.filter(owner=user)
+    if account_id is not None:
+        accounts = accounts.filter(id=account_id)
+    account_ids = accounts.values("id")
+    queryset = Hold.objects.filter(
+        Q(from_account_id__in=account_ids) | Q(to_account_id__in=account_ids),
+        ~Q(status=Hold.Status.FAILED) | Q(initiator=user),
+    )
+    now = timezone.now()
+    if status == Hold.Status.PENDING:
+        queryset = queryset.filter(status=status, expires_at__gt=now)
+    elif status == Hold.Status.EXPIRED:
+        queryset = queryset.filter(Q(status=status) | Q(status=Hold.Status.PENDING, expires_at__lte=now))
+    elif status:
+        queryset = queryset.filter(status=status)
+    return _hold_details(queryset)
+
+
+def hold_get(*, user: User, hold_id) -> Hold:
+    """Visible only to the owner of one of its sides (a decline: to its creator only)."""
+    hold = _hold_details(Hold.objects.filter(_holds_visible_to(user), id=hold_id)).first()
+    if hold is None:
+        raise HoldNotFoundError()
+    return hold

@@ -1,14 +1,16 @@
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.money import MAX_AMOUNT_TEXT_LENGTH, parse_amount
-from accounts.serializers import MoneyField, OwnMoneyField
+from accounts.money import MAX_AMOUNT_TEXT_LENGTH, format_minor, parse_amount
+from accounts.serializers import MONEY_SCHEMA, MoneyField, OwnMoneyField
 from authn.models import no_control_characters
 from ledger_project import fields
 from ledger_project.schema import ErrorSerializer
 
 from .exceptions import DECLINES
-from .models import Transaction
+from .models import Hold, Transaction
 
 
 @extend_schema_field(
@@ -92,6 +94,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     idempotencyKey = serializers.SerializerMethodField()
     failureReason = serializers.SerializerMethodField()
     reverses = serializers.UUIDField(source="reverses_id", allow_null=True)
+    hold = serializers.UUIDField(source="hold_id", allow_null=True, help_text="The hold this transaction captured.")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     entries = EntrySummarySerializer(many=True, source="entry_list")
@@ -127,3 +130,125 @@ class LedgerEntryOutputSerializer(serializers.Serializer):
     amount = MoneyField(currency_source="account.currency")
     balanceAfter = MoneyField(source="balance_after", currency_source="account.currency")
     createdAt = serializers.DateTimeField(source="created_at")
+
+
+BALANCES_SCHEMA = {
+    "type": "object",
+    "description": "Each account of the caller's that the write touched, by id.",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {name: {"type": "string", "example": "500.00"} for name in ("balance", "held", "available")},
+    },
+}
+
+
+@extend_schema_field(BALANCES_SCHEMA)
+class BalancesField(serializers.DictField):
+    """`balances` as transactions.declines.balances_json built it (documented, not re-rendered)."""
+
+
+class TransactionWrittenSerializer(TransactionMessageSerializer):
+    balances = BalancesField()
+
+
+class DeclineDetailsSerializer(ErrorSerializer):
+    details = serializers.DictField(required=False, help_text="About the caller's own accounts only.")
+
+
+class TransactionDeclineSerializer(DeclineDetailsSerializer, DeclineOutputSerializer):
+    """A 422 decline with `details` (about the caller's own accounts only) where there are any."""
+
+
+class ExpiresInField(serializers.IntegerField):
+    """Whole seconds as a JSON integer (not a string, a fraction or a boolean)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class HoldCreateInputSerializer(TransferInputSerializer):
+    expiresIn = ExpiresInField(
+        required=False, help_text="Seconds until the hold expires: 60..2592000, default 604800 (7 days)."
+    )
+
+    def validate_expiresIn(self, value):
+        low, high = settings.HOLD_MIN_EXPIRES_IN_SECONDS, settings.HOLD_MAX_EXPIRES_IN_SECONDS
+        if not low <= value <= high:
+            raise serializers.ValidationError(f"Enter a whole number of seconds from {low} to {high}.")
+        return value
+
+
+class HoldCaptureInputSerializer(serializers.Serializer):
+    idempotencyKey = idempotency_key_field(required=False)
+    amount = AmountField(required=False, help_text="At most the hold's amount; the whole hold if absent.")
+
+
+class HoldVoidInputSerializer(serializers.Serializer):
+    idempotencyKey = idempotency_key_field(required=False)
+
+
+class HoldFilterSerializer(serializers.Serializer):
+    account = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=Hold.Status.values, required=False)
+
+
+class HoldOutputSerializer(serializers.Serializer):
+    """A hold as `context["viewer"]` may see it: the key only for its creator. A PENDING hold past
+    its expiry shows as EXPIRED: it counts for nothing even before beat sweeps it."""
+
+    id = serializers.UUIDField()
+    fromAccount = serializers.UUIDField(source="from_account_id")
+    toAccount = serializers.UUIDField(source="to_account_id")
+    amount = MoneyField()
+    capturedAmount = serializers.SerializerMethodField()
+    currency = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    expiresAt = serializers.DateTimeField(source="expires_at")
+    idempotencyKey = serializers.SerializerMethodField()
+    failureReason = serializers.SerializerMethodField()
+    transaction = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
+    def get_capturedAmount(self, hold):
+        return format_minor(hold.captured_amount, hold.currency) if hold.captured_amount is not None else None
+
+    @extend_schema_field({"type": "string", "enum": Hold.Status.values})
+    def get_status(self, hold):
+        return hold.effective_status(timezone.now())
+
+    @extend_schema_field({"type": "string", "nullable": True, "description": "Null unless the caller created it."})
+    def get_idempotencyKey(self, hold):
+        return hold.idempotency.key if hold.initiator_id == self.context["viewer"].id else None
+
+    @extend_schema_field({"type": "string", "nullable": True, "enum": [*DECLINES, None]})
+    def get_failureReason(self, hold):
+        return hold.failure_reason or None
+
+    @extend_schema_field({"type": "string", "format": "uuid", "nullable": True, "description": "The capture's."})
+    def get_transaction(self, hold):
+        capture_id = getattr(hold, "capture_id", None)
+        return str(capture_id) if capture_id else None
+
+
+class HoldWrapperSerializer(serializers.Serializer):
+    hold = HoldOutputSerializer()
+
+
+class HoldWrittenSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    hold = HoldOutputSerializer()
+    balances = BalancesField()
+
+
+class HoldCapturedSerializer(HoldWrittenSerializer):
+    transaction = TransactionOutputSerializer()
+
+
+class HoldDeclineSerializer(DeclineDetailsSerializer):
+    """A 422 decline of a new hold: the FAILED hold it recorded, and `details` where any."""
+
+    hold = HoldOutputSerializer(required=False)

@@ -35,6 +35,7 @@ from .exceptions import (
     SameAccountError,
     TransactionNotFoundError,
 )
+from .funds import funds_cover
 from .models import IdempotencyKey, LedgerEntry, Transaction, entries_prefetch
 
 Kind, Status = Transaction.Kind, Transaction.Status
@@ -47,12 +48,31 @@ class LedgerWrite:
 
     transaction: Transaction
     replayed: bool
+    # The locked rows as the write left them, for the answer's balances and a decline's details
+    # without another query; None on a replay (nothing was locked).
+    accounts: tuple[Account, Account] | None = None
 
 
 def transfer_create(
     *, initiator: User, from_account_id, to_account_id, amount: Decimal, idempotency_key: str
 ) -> LedgerWrite:
     """Move `amount` from the initiator's account to any account of the same currency."""
+    source, target = transfer_accounts_resolve(
+        initiator=initiator, from_account_id=from_account_id, to_account_id=to_account_id
+    )
+    return _ledger_write(
+        kind=Kind.TRANSFER,
+        initiator=initiator,
+        idempotency_key=idempotency_key,
+        source=source,
+        target=target,
+        amount=minor_units(amount, source.currency),
+    )
+
+
+def transfer_accounts_resolve(*, initiator: User, from_account_id, to_account_id) -> tuple[Account, Account]:
+    """Both sides of a transfer or hold, with their owners, checked before any lock: the source
+    is the initiator's, both are customer accounts of one currency."""
     accounts = Account.objects.select_related("owner").in_bulk([from_account_id, to_account_id])
     source, target = accounts.get(from_account_id), accounts.get(to_account_id)
     # One error for "not yours" and "does not exist": the answer must not reveal which ids exist.
@@ -63,14 +83,7 @@ def transfer_create(
         raise SameAccountError()
     if source.currency != target.currency:
         raise CurrencyMismatchError()
-    return _ledger_write(
-        kind=Kind.TRANSFER,
-        initiator=initiator,
-        idempotency_key=idempotency_key,
-        source=source,
-        target=target,
-        amount=_minor_units(amount, source.currency),
-    )
+    return source, target
 
 
 def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempotency_key: str) -> LedgerWrite:
@@ -91,7 +104,7 @@ def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempoten
         idempotency_key=idempotency_key,
         source=source,
         target=target,
-        amount=_minor_units(amount, target.currency),
+        amount=minor_units(amount, target.currency),
     )
 
 
@@ -118,7 +131,8 @@ def transaction_reverse(*, initiator: User, transaction_id, idempotency_key: str
     )
 
 
-def _minor_units(amount: Decimal, currency: str) -> int:
+def minor_units(amount: Decimal, currency: str) -> int:
+    """A request's amount in the currency's minor unit; too many places is a 400."""
     try:
         return to_minor(amount, currency)
     except ValueError as exc:
@@ -193,7 +207,7 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
             # Kept on the transaction for the response, so nothing after the commit needs the
             # database (a failure there would turn a stored write into a 503).
             txn.entry_list = _post_completed(txn, debit, credit, emails)
-    return LedgerWrite(txn, False)
+    return LedgerWrite(txn, False, (debit, credit))
 
 
 def idempotency_fingerprint(kind, *subjects) -> str:
@@ -256,15 +270,16 @@ def _lock_accounts(*account_ids) -> dict:
 
 
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
-    """Checked on the locked rows (call inside the atomic block of `_ledger_write`). Reversals may touch FROZEN accounts (freezing is how operators
-    stop fraud, and the reversal is the remedy), never CLOSED ones."""
+    """Checked on the locked rows (call inside the atomic block of `_ledger_write`). Reversals
+    may touch FROZEN accounts (freezing is how operators stop fraud, and the reversal is the
+    remedy), never CLOSED ones. Funds are `available` (balance − held), never `balance`."""
     if kind == Kind.REVERSAL:
         inactive = Account.Status.CLOSED in (debit.status, credit.status)
     else:
         inactive = debit.status != Account.Status.ACTIVE or credit.status != Account.Status.ACTIVE
     if inactive:
         return AccountInactiveError.code
-    if not debit.is_system and debit.balance < amount:
+    if not funds_cover(debit, amount):
         return InsufficientFundsError.code
     # A funding account goes negative by all the money ever minted, a customer's balance up: past
     # the bigint range, the write would fail in PostgreSQL (a 500).
@@ -276,9 +291,9 @@ def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
 POST_SQL = f"""
     WITH new_transaction AS (
         INSERT INTO {Transaction._meta.db_table} (id, kind, status, from_account_id, to_account_id, amount,
-            currency, failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
+            currency, failure_reason, initiator_id, idempotency_id, reverses_id, hold_id, reason, created_at, updated_at)
         VALUES (%(id)s, %(kind)s, 'COMPLETED', %(debit)s, %(credit)s, %(amount)s,
-            %(currency)s, '', %(initiator)s, %(claim)s, %(reverses)s, %(reason)s, %(now)s, %(now)s)
+            %(currency)s, '', %(initiator)s, %(claim)s, %(reverses)s, %(hold)s, %(reason)s, %(now)s, %(now)s)
     ), entries AS (
         INSERT INTO {LedgerEntry._meta.db_table} (transaction_id, account_id, type, amount, balance_after, created_at)
         VALUES (%(id)s, %(debit)s, 'DEBIT', %(amount)s, %(debit_balance)s, %(now)s),
@@ -299,8 +314,9 @@ POST_SQL = f"""
 
 
 def _post_completed(txn: Transaction, debit: Account, credit: Account, emails: list[OutboxEmail]) -> list[LedgerEntry]:
-    """The completed transaction, its two entries, both balances, the original's REVERSED status
-    (for a reversal) and the outbox rows, in ONE statement: each was a round trip of its own, and
+    """The completed transaction (a transfer, funding, reversal or hold capture), its two entries,
+    both balances, the original's REVERSED status (for a reversal) and the outbox rows, in ONE
+    statement: each was a round trip of its own, and
     the ORM's cost per statement was most of the request's. The foreign keys are checked at the
     statement's end and the balanced-transaction trigger at commit, as before. Call inside the
     atomic block of `_ledger_write`, on rows `_lock_accounts` returned, carrying their new balances."""
@@ -319,6 +335,7 @@ def _post_completed(txn: Transaction, debit: Account, credit: Account, emails: l
                 "initiator": txn.initiator_id,
                 "claim": txn.idempotency_id,
                 "reverses": txn.reverses_id,
+                "hold": txn.hold_id,
                 "reason": txn.reason,
                 "now": now,
                 "debit_balance": debit.balance,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import apis
+from . import apis, hold_apis
 
 urlpatterns = [
     path("transactions", apis.TransactionsApi.as_view(), name="transaction-list"),
@@ -9,5 +9,9 @@ urlpatterns = [
     path(
         "transactions/<uuid:transaction_id>/reverse", apis.TransactionReverseApi.as_view(), name="transaction-reverse"
     ),
+    path("holds", hold_apis.HoldsApi.as_view(), name="hold-list"),
+    path("holds/<uuid:hold_id>", hold_apis.HoldDetailApi.as_view(), name="hold-detail"),
+    path("holds/<uuid:hold_id>/capture", hold_apis.HoldCaptureApi.as_view(), name="hold-capture"),
+    path("holds/<uuid:hold_id>/void", hold_apis.HoldVoidApi.as_view(), name="hold-void"),
     path("accounts/<uuid:account_id>/entries", apis.AccountEntryListApi.as_view(), name="account-entries"),
 ]

@@ -261,6 +261,11 @@ try:
 except ArithmeticError as exc:
     raise ImproperlyConfigured("MAX_TRANSFER_AMOUNT must be a decimal number, like 1000000000.00.") from exc
 MAX_ACCOUNTS_PER_USER = env.int("MAX_ACCOUNTS_PER_USER", default=20)
+# A hold's `expiresIn` (seconds): API.md's 60..2592000, default 7 days. Only the bank check's
+# stack lowers the minimum, so that it can watch holds expire within a short run.
+HOLD_MIN_EXPIRES_IN_SECONDS = env.int("HOLD_MIN_EXPIRES_IN_SECONDS", default=60)
+HOLD_MAX_EXPIRES_IN_SECONDS = 2_592_000
+HOLD_DEFAULT_EXPIRES_IN_SECONDS = 604_800
 
 # --- Operations -----------------------------------------------------------------------------
 # /api/health answers only {status} to anyone but staff and system users unless this is on.
@@ -332,6 +337,13 @@ CELERY_BEAT_SCHEDULE = {
     "verify-ledger-nightly": {
         "task": "transactions.tasks.ledger_audit",
         "schedule": cron_schedule(env("LEDGER_AUDIT_CRON", default="30 2 * * *")),
+    },
+    # Expired holds count for nothing at once (checked exactly under the locks); this only
+    # releases their `held` so that the stored column and the reads catch up.
+    "expire-holds": {
+        "task": "transactions.tasks.holds_expire",
+        "schedule": env.float("HOLDS_EXPIRE_INTERVAL_SECONDS", default=30.0),
+        "options": {"expires": 60},
     },
     # The worst delay of an email is about this interval: the relay hands new rows to the workers.
     "relay-outbox-emails": {

@@ -17,6 +17,8 @@ def account_json(account):
         "status": account.status,
         "currency": account.currency,
         "balance": "0.00",
+        "held": "0.00",
+        "available": "0.00",
         "createdAt": account.created_at.isoformat().replace("+00:00", "Z"),
         "updatedAt": account.updated_at.isoformat().replace("+00:00", "Z"),
     }
@@ -110,7 +112,13 @@ def test_balance_of_a_new_account(auth_client, account):
     response = auth_client.get(f"{ACCOUNTS}/balance/{account.id}")
 
     assert response.status_code == 200
-    assert response.json() == {"accountId": str(account.id), "balance": "0.00", "currency": "INR"}
+    assert response.json() == {
+        "accountId": str(account.id),
+        "balance": "0.00",
+        "held": "0.00",
+        "available": "0.00",
+        "currency": "INR",
+    }
 
 
 @pytest.mark.parametrize("amount, currency, text", [("500.5", "INR", "500.50"), ("0.07", "USD", "0.07")])
@@ -119,7 +127,14 @@ def test_balance_has_the_currencys_places(auth_client, user, amount, currency, t
 
     response = auth_client.get(f"{ACCOUNTS}/balance/{account.id}")
 
-    assert response.json() == {"accountId": str(account.id), "balance": text, "currency": currency}
+    zero = "0" if currency == "JPY" else "0.00"
+    assert response.json() == {
+        "accountId": str(account.id),
+        "balance": text,
+        "held": zero,
+        "available": text,
+        "currency": currency,
+    }
     assert auth_client.get(f"{ACCOUNTS}/{account.id}").json()["account"]["balance"] == text
 
 

@@ -19,11 +19,26 @@ SNAPSHOT_TRANSACTIONS = """
     SELECT k.initiator_id, k.key, t.id, t.kind, t.status, t.from_account_id, t.to_account_id, t.amount
     FROM transactions_transaction t JOIN transactions_idempotencykey k ON k.id = t.idempotency_id
 """
+# A key's outcome is a transaction, a hold (created) or a hold's void.
 SNAPSHOT_CLAIMS = """
-    SELECT k.initiator_id, k.key, count(t.id) FROM transactions_idempotencykey k
-    LEFT JOIN transactions_transaction t ON t.idempotency_id = k.id
-    GROUP BY k.id, k.initiator_id, k.key
+    SELECT k.initiator_id, k.key,
+           (SELECT count(*) FROM transactions_transaction t WHERE t.idempotency_id = k.id)
+           + (SELECT count(*) FROM transactions_hold h WHERE h.idempotency_id = k.id OR h.void_idempotency_id = k.id)
+    FROM transactions_idempotencykey k
 """
+# Accounts whose `held` is not the sum of their PENDING holds.
+SNAPSHOT_HELD = """
+    SELECT a.id, a.held, COALESCE(SUM(h.amount), 0) FROM accounts_account a
+    LEFT JOIN transactions_hold h ON h.from_account_id = a.id AND h.status = 'PENDING'
+    GROUP BY a.id, a.held HAVING a.held <> COALESCE(SUM(h.amount), 0)
+"""
+# Holds with more than one capture, or CAPTURED with none (the unique link forbids the first).
+SNAPSHOT_CAPTURES = """
+    SELECT h.id, h.status, count(t.id) FROM transactions_hold h
+    LEFT JOIN transactions_transaction t ON t.hold_id = h.id
+    GROUP BY h.id, h.status HAVING count(t.id) > 1 OR (h.status = 'CAPTURED') <> (count(t.id) = 1)
+"""
+SNAPSHOT_HOLDS = "SELECT status, count(*) FROM transactions_hold GROUP BY status"
 
 
 @dataclass
@@ -58,6 +73,12 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
             stored[(str(initiator), key)].append([str(value) if i < 5 else value for i, value in enumerate(rest)])
         cursor.execute(SNAPSHOT_CLAIMS)
         claims = cursor.fetchall()
+        cursor.execute(SNAPSHOT_HELD)
+        held_wrong = cursor.fetchall()
+        cursor.execute(SNAPSHOT_CAPTURES)
+        captured_wrong = cursor.fetchall()
+        cursor.execute(SNAPSHOT_HOLDS)
+        holds_by_status = dict(cursor.fetchall())
         audit = ledger_verify()
     connection.close()
 
@@ -171,6 +192,19 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
     if any(t.final == "unknown" for t in transfers):
         problems.append("not checkable while an unknown is unresolved")
     checks.append(Check("(f) every balance equals the clients' history", problems, f"{len(expected) + 1} accounts"))
+
+    # (g) held equals the open holds, on every account
+    problems = [
+        f"{account}: held {money(held)}, PENDING holds {money(pending)}" for account, held, pending in held_wrong
+    ]
+    shown_holds = ", ".join(f"{status} {count}" for status, count in sorted(holds_by_status.items())) or "none"
+    checks.append(Check("(g) held equals the open holds", problems, f"holds: {shown_holds}"))
+
+    # (h) no hold captured twice: in the database, and in what the clients were told
+    problems = [f"hold {hold_id} ({status}): {count} captures" for hold_id, status, count in captured_wrong]
+    told = Counter(t.hold_id for t in transfers if t.hold_id and t.final == "completed")
+    problems += [f"hold {hold_id}: {count} captures acknowledged" for hold_id, count in told.items() if count > 1]
+    checks.append(Check("(h) no hold captured twice", problems, f"{sum(told.values())} captures acknowledged"))
     return checks
 
 
@@ -209,6 +243,11 @@ def report(
     print(
         f"transfers   {len(transfers)}: ok {outcomes['ok']}, failed {outcomes['failed']}, unknown {outcomes['unknown']}"
     )
+    ops = Counter(f"{op.action} {op.status} {op.code}".strip() for log in logs for op in log.hold_ops)
+    captures = Counter(f"{t.status} {t.code}".strip() for t in transfers if t.hold_id)
+    if ops or captures:
+        print("  holds     " + ", ".join(f"{what}: {count}" for what, count in sorted(ops.items())))
+        print("  captures  " + ", ".join(f"{what}: {count}" for what, count in sorted(captures.items())))
     if failed_by:
         print("  failed    " + ", ".join(f"{reason}: {count}" for reason, count in failed_by.most_common()))
     if unknown_by:

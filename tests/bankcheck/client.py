@@ -19,6 +19,10 @@ BALANCE_TEXT = re.compile(r"\A(0|[1-9][0-9]*)\.[0-9]{2}\Z")  # INR: exactly two 
 # 422 codes that store a FAILED transaction (the key is spent); any other 422 stores nothing.
 DECLINE_CODES = {"insufficient_funds", "account_inactive"}
 TRANSFER_PATH = "/api/transactions"
+HOLDS_PATH = "/api/holds"
+# A hold's expiresIn: some expire within the run (the stack lowers HOLD_MIN_EXPIRES_IN_SECONDS to
+# 1 for it), some outlive it; a capture or void after expiry is a 409 hold_not_pending.
+HOLD_EXPIRIES = (1, 3, 3600)
 FUNDING_PATH = "/api/transactions/system/initial-funds"
 
 
@@ -202,6 +206,21 @@ class Transfer:
     # After resolution: completed | declined (a FAILED transaction) | rejected (nothing stored) | unknown
     final: str = ""
     resolution: str = ""  # for unknowns only
+    # A hold's capture is a transfer too (the capture's path, its key, the hold's terms); the
+    # checks treat it as one: it moves money exactly once or not at all.
+    path: str = TRANSFER_PATH
+    hold_id: str = ""
+
+
+@dataclass
+class HoldOp:
+    """A hold created or voided: no money moves, only `held`; the checks read the database."""
+
+    action: str  # create | void
+    key: str
+    status: int | None
+    code: str
+    hold_id: str = ""
 
 
 @dataclass
@@ -212,6 +231,8 @@ class ClientLog:
     read_anomalies: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)  # definite answers no valid request should get
     non_json_errors: int = 0
+    hold_ops: list[HoldOp] = field(default_factory=list)
+    open_holds: list[tuple[str, str, str, int]] = field(default_factory=list)  # (id, source, target, amount)
 
 
 def acknowledgement_problem(transfer: Transfer, reply: Reply) -> str:
@@ -263,6 +284,51 @@ def transfer_send(
     log.transfers.append(transfer)
 
 
+def hold_send(conn: Connection, rng: random.Random, me: Customer, world: World, max_amount: int, log: ClientLog):
+    """Hold an amount for any client account; remember it for a later capture or void."""
+    source = rng.choice(me.accounts)
+    target = rng.choice([account for account in world.accounts if account != source])
+    amount, key = rng.randint(1, max_amount), f"hold-{me.index}-{uuid.uuid4().hex[:12]}"
+    body = {"fromAccount": source, "toAccount": target, "amount": money_text(amount), "idempotencyKey": key}
+    reply = conn.call(
+        "POST", HOLDS_PATH, token=me.token, body=json.dumps({**body, "expiresIn": rng.choice(HOLD_EXPIRIES)})
+    )
+    hold_id = str((reply.json().get("hold") or {}).get("id", ""))
+    log.hold_ops.append(HoldOp("create", key, reply.status, reply.code, hold_id))
+    if reply.status == 201:
+        log.open_holds.append((hold_id, source, target, amount))
+    elif reply.status is not None and not (reply.status == 422 and reply.code in DECLINE_CODES) and reply.status < 500:
+        log.unexpected.append(f"{key}: {reply.status} {reply.code}")
+
+
+def hold_settle(conn: Connection, rng: random.Random, me: Customer, log: ClientLog):
+    """Capture (whole) or void one of this client's holds; a 409 hold_not_pending is expected
+    for one that expired meanwhile."""
+    hold_id, source, target, amount = log.open_holds.pop(rng.randrange(len(log.open_holds)))
+    key = f"settle-{me.index}-{uuid.uuid4().hex[:12]}"
+    body = json.dumps({"idempotencyKey": key})
+    if rng.random() < 0.3:
+        reply = conn.call("POST", f"{HOLDS_PATH}/{hold_id}/void", token=me.token, body=body)
+        log.hold_ops.append(HoldOp("void", key, reply.status, reply.code, hold_id))
+        if reply.status is not None and reply.status not in (200, 409) and reply.status < 500:
+            log.unexpected.append(f"{key}: void {reply.status} {reply.code}")
+        return
+    path = f"{HOLDS_PATH}/{hold_id}/capture"
+    reply = conn.call("POST", path, token=me.token, body=body)
+    capture = Transfer(
+        me.index, me.user_id, key, body, source, target, amount, reply.status, reply.code,
+        outcome_of(reply.status), reply.latency, path=path, hold_id=hold_id,
+    )  # fmt: skip
+    if reply.status == 201:
+        capture.transaction_id = str((reply.json().get("transaction") or {}).get("id", ""))
+        problem = acknowledgement_problem(capture, reply)
+        if problem:
+            log.unexpected.append(problem)
+    elif reply.status is not None and reply.status < 500 and reply.status != 409:
+        log.unexpected.append(f"{key}: capture {reply.status} {reply.code}")
+    log.transfers.append(capture)
+
+
 def balances_read(conn: Connection, me: Customer, log: ClientLog):
     reply = conn.call("GET", "/api/accounts", token=me.token)
     outcome = outcome_of(reply.status)
@@ -290,8 +356,14 @@ def client_run(me: Customer, world: World, args, deadline: float, stop: threadin
     seq = 0
     try:
         while not stop.is_set() and time.monotonic() < deadline:
-            if rng.random() < args.read_ratio:
+            choice = rng.random()
+            if choice < args.read_ratio:
                 balances_read(conn, me, log)
+            elif choice < args.read_ratio + args.hold_ratio:
+                if log.open_holds and rng.random() < 0.5:
+                    hold_settle(conn, rng, me, log)
+                else:
+                    hold_send(conn, rng, me, world, args.max_amount, log)
             else:
                 seq += 1
                 transfer_send(conn, rng, me, world, seq, args.max_amount, log)
@@ -318,9 +390,7 @@ def finals_assign(logs: list[ClientLog], world: World, timeout: float, budget: f
             elif t.outcome == "failed":
                 t.final = "declined" if t.status == 422 and t.code in DECLINE_CODES else "rejected"
             else:
-                reply = call_until_definite(
-                    conn, TRANSFER_PATH, token=tokens[t.user_id], body=t.body, deadline=deadline
-                )
+                reply = call_until_definite(conn, t.path, token=tokens[t.user_id], body=t.body, deadline=deadline)
                 if reply is None:
                     t.final, t.resolution = "unknown", "unresolved"
                 elif reply.status in (200, 201):
@@ -332,6 +402,9 @@ def finals_assign(logs: list[ClientLog], world: World, timeout: float, budget: f
                     problem = acknowledgement_problem(t, reply)
                     if problem:
                         unexpected.append(problem)
+                elif t.hold_id and reply.status == 409:
+                    # The first attempt had not committed, and the hold has expired since.
+                    t.final, t.resolution = "rejected", "had not committed (hold no longer pending)"
                 elif reply.status == 422 and reply.code in DECLINE_CODES:
                     t.final = "declined"
                     t.resolution = "had been declined" if reply.replayed else "had not committed (declined on retry)"

@@ -10,7 +10,7 @@ from django.core import signing
 from drf_spectacular.generators import EndpointEnumerator
 
 from ledger_project.pagination import KeysetPagination
-from tests.factories import AccountFactory, funded_account, transfer
+from tests.factories import AccountFactory, funded_account, hold, transfer
 
 INVALID_CURSOR = {"message": "Invalid input.", "code": "validation_error", "errors": {"cursor": ["Invalid cursor."]}}
 
@@ -65,11 +65,13 @@ ATTACKS = {
 
 @pytest.fixture
 def lists(user):
-    """Two accounts and three transactions on one of them: every list has a second page at ?limit=1."""
+    """Two accounts, three transactions and two holds on one of them: every list has a second
+    page at ?limit=1."""
     account = funded_account("100.00", owner=user)
     AccountFactory(owner=user)
     for _ in range(2):
         transfer(account, AccountFactory(), "1.00")
+        hold(account, AccountFactory(), "1.00")
     return {"account_id": account.id}
 
 
@@ -80,7 +82,7 @@ def _issued_cursor(client, url) -> str:
 
 
 def test_every_paginated_list_is_attacked():
-    assert {"/api/transactions", "/api/accounts/{account_id}/entries"} <= set(PAGINATED)
+    assert {"/api/transactions", "/api/holds", "/api/accounts/{account_id}/entries"} <= set(PAGINATED)
 
 
 @pytest.mark.parametrize("attack", ATTACKS)

@@ -1,5 +1,6 @@
 """What the transaction endpoints should answer, built from the database."""
 
+from accounts.models import Account
 from accounts.money import format_minor
 from transactions.models import Transaction
 
@@ -23,6 +24,7 @@ def transaction_json(txn: Transaction, *, viewer) -> dict:
         "idempotencyKey": txn.idempotency.key if txn.initiator_id == viewer.id else None,
         "failureReason": txn.failure_reason or None,
         "reverses": str(txn.reverses_id) if txn.reverses_id else None,
+        "hold": str(txn.hold_id) if txn.hold_id else None,
         "createdAt": iso(txn.created_at),
         "updatedAt": iso(txn.updated_at),
         "entries": [
@@ -39,6 +41,21 @@ def transaction_json(txn: Transaction, *, viewer) -> dict:
     }
 
 
-def decline_json(error, txn: Transaction, *, viewer) -> dict:
-    """A 422 decline: the error's message and code, and the FAILED transaction it stored."""
-    return {"message": error.message, "code": error.code, "transaction": transaction_json(txn, viewer=viewer)}
+def decline_json(error, txn: Transaction, *, viewer, details=None) -> dict:
+    """A 422 decline: the error's message and code, the FAILED transaction it stored, and the
+    details about the caller's own account where there are any."""
+    body = {"message": error.message, "code": error.code, "transaction": transaction_json(txn, viewer=viewer)}
+    return {**body, "details": details} if details else body
+
+
+def balances_json(*accounts) -> dict:
+    """The `balances` of a write's answer for these accounts (the caller's own), read fresh."""
+    fresh = [Account.objects.get(id=account.id) for account in accounts]
+    return {
+        str(account.id): {
+            "balance": format_minor(account.balance, account.currency),
+            "held": format_minor(account.held, account.currency),
+            "available": format_minor(account.balance - account.held, account.currency),
+        }
+        for account in fresh
+    }

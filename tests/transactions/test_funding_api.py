@@ -53,6 +53,7 @@ def test_funding(system_client, system_user, user, account):
             "idempotencyKey": "seed-1",
             "failureReason": None,
             "reverses": None,
+            "hold": None,
             "createdAt": iso(txn.created_at),
             "updatedAt": iso(txn.updated_at),
             "entries": [
@@ -61,6 +62,7 @@ def test_funding(system_client, system_user, user, account):
                 {"account": str(account.id), "type": "CREDIT", "amount": "250.50", "balanceAfter": None},
             ],
         },
+        "balances": {str(source.id): {"balance": "-250.50", "held": "0.00", "available": "-250.50"}},
     }
     assert source.balance == -250_50
     assert Account.objects.get(id=account.id).balance == 250_50
@@ -207,7 +209,7 @@ def test_funding_is_idempotent(system_client, account):
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert again.json() == {"message": REPLAYED, "transaction": first.json()["transaction"]}
+    assert again.json() == {"message": REPLAYED, **{k: first.json()[k] for k in ("transaction", "balances")}}
     assert other_amount.status_code == 422
     assert other_amount.json()["code"] == IdempotencyKeyReusedError.code
     assert fundings().count() == 1

@@ -8,7 +8,7 @@ from transactions.exceptions import IdempotencyKeyReusedError, InsufficientFunds
 from transactions.models import IdempotencyKey, LedgerEntry, Transaction
 
 from .requests import TRANSACTIONS, reverse_url, transfer_body
-from .responses import decline_json, transaction_json
+from .responses import balances_json, decline_json, transaction_json
 from .state import assert_ledger_ok, balances, outbox_mark, outbox_since, transfers
 
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -25,7 +25,11 @@ def test_sequential_replay(auth_client, user, source, target):
     assert again.status_code == 200, again.content
     assert again.headers[REPLAY_HEADER] == "true"
     txn = transfers().get()
-    assert again.json() == {"message": REPLAYED, "transaction": transaction_json(txn, viewer=user)}
+    assert again.json() == {
+        "message": REPLAYED,
+        "transaction": transaction_json(txn, viewer=user),
+        "balances": balances_json(source),
+    }
     assert again.json()["transaction"] == first.json()["transaction"]
     assert first.json()["message"] == TRANSFER_COMPLETED
     assert balances(source, target) == [60_00, 40_00]
@@ -55,7 +59,9 @@ def test_replay_of_a_decline(auth_client, user, source, target):
     assert again.headers[REPLAY_HEADER] == "true"
     assert again.json() == first.json()
     txn = transfers().get()
-    assert again.json() == decline_json(InsufficientFundsError, txn, viewer=user)
+    details = {"accountId": str(source.id), "currency": "INR", "available": "100.00"}
+    details |= {"requested": "500.00", "shortfall": "400.00"}
+    assert again.json() == decline_json(InsufficientFundsError, txn, viewer=user, details=details)
     assert txn.status == Transaction.Status.FAILED
 
 
@@ -144,7 +150,11 @@ def test_replay_after_the_original_was_reversed(auth_client, user, system_client
     assert again.status_code == 200
     assert again.headers[REPLAY_HEADER] == "true"
     original = Transaction.objects.get(id=txn_id)
-    assert again.json() == {"message": REPLAYED_REVERSED, "transaction": transaction_json(original, viewer=user)}
+    assert again.json() == {
+        "message": REPLAYED_REVERSED,
+        "transaction": transaction_json(original, viewer=user),
+        "balances": balances_json(source),
+    }
     assert again.json()["transaction"]["status"] == "REVERSED"
     assert balances(source, target) == [100_00, 0]
     assert_ledger_ok()

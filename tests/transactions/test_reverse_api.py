@@ -57,6 +57,7 @@ def test_reverse(system_client, system_user, user, other_user, source, target, o
             "idempotencyKey": "undo-1",
             "failureReason": None,
             "reverses": str(original.id),
+            "hold": None,
             "createdAt": iso(reversal.created_at),
             "updatedAt": iso(reversal.updated_at),
             "entries": [
@@ -65,6 +66,7 @@ def test_reverse(system_client, system_user, user, other_user, source, target, o
                 {"account": str(source.id), "type": "CREDIT", "amount": "40.00", "balanceAfter": None},
             ],
         },
+        "balances": {},  # nor their balances
     }
     assert (reversal.initiator, reversal.reason) == (system_user, "fraud")
     assert balances(source, target) == [100_00, 0]
@@ -261,7 +263,7 @@ def test_reverse_is_idempotent(system_client, source, target, original):
     for replay in (again, by_header):
         assert replay.status_code == 200, replay.content
         assert replay.headers["Idempotent-Replayed"] == "true"
-        assert replay.json() == {"message": REPLAYED, "transaction": first.json()["transaction"]}
+        assert replay.json() == {"message": REPLAYED, "transaction": first.json()["transaction"], "balances": {}}
     assert reversals().count() == 1
     assert balances(source, target) == [100_00, 0]
     assert outbox_since(mark) == []

@@ -60,6 +60,7 @@ def test_transfer(auth_client, user, other_user, source, target):
             "idempotencyKey": "rent-june",
             "failureReason": None,
             "reverses": None,
+            "hold": None,
             "createdAt": iso(txn.created_at),
             "updatedAt": iso(txn.updated_at),
             "entries": [
@@ -68,6 +69,8 @@ def test_transfer(auth_client, user, other_user, source, target):
                 {"account": str(target.id), "type": "CREDIT", "amount": "40.00", "balanceAfter": None},
             ],
         },
+        # The caller's own accounts only: the payee's balance is not the payer's to see.
+        "balances": {str(source.id): {"balance": "60.00", "held": "0.00", "available": "60.00"}},
     }
     assert (txn.initiator, txn.amount) == (user, 40_00)
     assert balances(source, target) == [60_00, 40_00]
@@ -290,7 +293,14 @@ def test_insufficient_funds(auth_client, user, source, target):
     txn = transfers().get()
     assert (txn.status, txn.failure_reason, txn.initiator) == ("FAILED", InsufficientFundsError.code, user)
     assert not txn.entries.exists()
-    assert response.json() == decline_json(InsufficientFundsError, txn, viewer=user)
+    details = {
+        "accountId": str(source.id),
+        "currency": "INR",
+        "available": "100.00",
+        "requested": "100.01",
+        "shortfall": "0.01",
+    }
+    assert response.json() == decline_json(InsufficientFundsError, txn, viewer=user, details=details)
     body = response.json()["transaction"]
     assert (body["status"], body["failureReason"], body["entries"], body["amount"]) == (
         "FAILED",
@@ -339,6 +349,7 @@ def closed(account):
 @pytest.mark.parametrize("side", ["from", "to"])
 def test_inactive_account_on_either_side(auth_client, user, source, target, make_inactive, side):
     make_inactive(source if side == "from" else target)
+    source.refresh_from_db()
     before = balances(source, target)
     mark = outbox_mark()
 
@@ -347,7 +358,9 @@ def test_inactive_account_on_either_side(auth_client, user, source, target, make
     assert response.status_code == 422
     txn = transfers().get(idempotency__key="inactive")
     assert (txn.status, txn.failure_reason) == ("FAILED", AccountInactiveError.code)
-    assert response.json() == decline_json(AccountInactiveError, txn, viewer=user)
+    # Details only about the caller's own account: the payee's status is not the payer's to see.
+    details = {"accountId": str(source.id), "status": source.status} if side == "from" else None
+    assert response.json() == decline_json(AccountInactiveError, txn, viewer=user, details=details)
     assert balances(source, target) == before
     assert outbox_since(mark) == []
     assert_ledger_ok()
