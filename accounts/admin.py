@@ -37,6 +37,7 @@ class AccountAdmin(OperatorInputMixin, admin.ModelAdmin):
         "is_system",
         "entries_link",
         "transactions_link",
+        "holds_link",
         "created_at",
         "updated_at",
     ]
@@ -94,6 +95,11 @@ class AccountAdmin(OperatorInputMixin, admin.ModelAdmin):
     def transactions_link(self, obj):
         url = TRANSACTIONS_OF_ACCOUNT.format(url=reverse("admin:transactions_transaction_changelist"), id=obj.pk)
         return format_html('<a href="{}">Transactions of this account</a>', url)
+
+    @admin.display(description="holds")
+    def holds_link(self, obj):
+        url = reverse("admin:transactions_hold_changelist")
+        return format_html('<a href="{}?q={}">Holds on this account</a>', url, obj.pk)
 
     def has_add_permission(self, request):
         return False

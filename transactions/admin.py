@@ -196,6 +196,7 @@ class TransactionAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
         "failure_reason",
         "reverses_display",
         "reversals_display",
+        "hold_display",
         "reason",
         "initiator_display",
         "idempotency_key",
@@ -292,6 +293,14 @@ class TransactionAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
     @admin.display(description="reverses")
     def reverses_display(self, obj):
         return transaction_link(obj.reverses_id, str(obj.reverses_id)) if obj.reverses_id else "-"
+
+    @admin.display(description="captures hold")
+    def hold_display(self, obj):
+        if not obj.hold_id:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:transactions_hold_change", args=[obj.hold_id]), obj.hold_id
+        )
 
     @admin.display(description="reversal attempts")
     def reversals_display(self, obj):

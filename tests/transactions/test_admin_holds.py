@@ -62,3 +62,16 @@ def test_void_action_is_for_system_users_only(holds):
     levels = [m.level_tag for m in get_messages(done.wsgi_request)]
     assert sorted(levels) == ["error", "success"]  # the captured one answers hold_not_pending
     assert_ledger_ok()
+
+
+def test_holds_are_linked_from_their_account_and_their_capture(holds):
+    pending, captured = holds
+    client = logged_in()
+
+    account_page = client.get(f"/admin/accounts/account/{pending.from_account_id}/change/").content.decode()
+    capture_page = client.get(f"/admin/transactions/transaction/{captured.capture.id}/change/").content.decode()
+    listed = client.get(HOLDS, {"q": str(pending.from_account_id)}).content.decode()
+
+    assert f"{HOLDS}?q={pending.from_account_id}" in account_page
+    assert f"{HOLDS}{captured.id}/change/" in capture_page
+    assert str(pending.id) in listed and str(captured.id) in listed
