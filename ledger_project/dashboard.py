@@ -18,7 +18,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import Account
 from notifications.models import OutboxEmail
-from transactions.models import Transaction
+from transactions.models import Hold, Transaction
 from transactions.selectors import ledger_audit_latest
 
 from .admin_display import money_display
@@ -133,6 +133,31 @@ def outbox_backlog_get() -> OutboxBacklog:
     return OutboxBacklog(**row)
 
 
+@dataclass(frozen=True)
+class OpenHolds:
+    """PENDING holds in one currency: how many, what they reserve, and how many of them are past
+    their expiry (counting for nothing already, waiting for beat's sweep to mark them EXPIRED)."""
+
+    currency: str
+    count: int
+    amount: int
+    expired: int
+
+    @property
+    def amount_display(self) -> str:
+        return money_display(self.amount, self.currency)
+
+
+def open_hold_list(*, now: datetime) -> list[OpenHolds]:
+    rows = (
+        Hold.objects.filter(status=Hold.Status.PENDING)
+        .values("currency")
+        .annotate(count=Count("id"), amount=Sum("amount"), expired=Count("id", filter=Q(expires_at__lte=now)))
+        .order_by("currency")
+    )
+    return [OpenHolds(**row) for row in rows]
+
+
 # --- Panels: a selector's data as its template shows it -------------------------------------
 
 
@@ -159,6 +184,10 @@ def outbox_panel(*, now: datetime) -> dict:
     backlog = outbox_backlog_get()
     oldest_age = timesince(backlog.oldest_unsent_at, now) if backlog.oldest_unsent_at else None
     return {"backlog": backlog, "oldest_age": oldest_age}
+
+
+def holds_panel(*, now: datetime) -> dict:
+    return {"holds": open_hold_list(now=now)}
 
 
 def audit_panel(*, now: datetime) -> dict:
@@ -217,6 +246,7 @@ PANELS = [
     Panel("money", "Money per currency", money_panel),
     Panel("audit", "Last ledger audit", audit_panel),
     Panel("transfers", f"Transfers per hour, last {HOURS_SHOWN} hours (UTC)", transfers_panel),
+    Panel("holds", "Open holds", holds_panel),
     Panel("outbox", "Outbox", outbox_panel),
 ]
 

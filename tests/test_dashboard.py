@@ -16,11 +16,12 @@ from ledger_project.dashboard import (
     HOURS_SHOWN,
     currency_position_list,
     dashboard_panels,
+    open_hold_list,
     outbox_backlog_get,
     transfer_hour_list,
 )
 from notifications.models import OutboxEmail
-from tests.factories import AccountFactory, UserFactory, funded_account, transfer
+from tests.factories import AccountFactory, UserFactory, funded_account, hold, transfer
 from transactions.audit import ledger_audit
 from transactions.models import LedgerAudit, Transaction
 
@@ -245,11 +246,24 @@ def test_the_dashboard_costs_a_fixed_number_of_queries(admin_client, django_asse
         response = admin_client.get(ADMIN_HOME)
 
     assert response.status_code == 200
-    assert len(response.context["dashboard_panels"]) == 4
+    assert len(response.context["dashboard_panels"]) == 5
 
 
 def test_the_panels_are_one_query_each(db, django_assert_num_queries):
     traffic()
 
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         dashboard_panels(now=NOW)
+
+
+def test_open_holds_per_currency_with_those_past_expiry(admin_client, user, other_user):
+    source = funded_account("100.00", owner=user)
+    target = AccountFactory(owner=other_user)
+    hold(source, target, "10.00")
+    late = hold(source, target, "2.50", expires_in=60)
+
+    (inr,) = open_hold_list(now=late.expires_at)
+    page = admin_client.get(ADMIN_HOME).content.decode()
+
+    assert (inr.currency, inr.count, inr.amount_display, inr.expired) == ("INR", 2, "12.50 INR", 1)
+    assert 'data-holds="INR"' in page and "12.50 INR" in page
