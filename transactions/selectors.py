@@ -1,10 +1,10 @@
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from accounts.models import Account
 from authn.models import User
 
 from .exceptions import TransactionNotFoundError
-from .models import LedgerAudit, LedgerEntry, Transaction, entries_prefetch
+from .models import IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
 
 
 def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
@@ -54,3 +54,31 @@ def ledger_entry_list(*, account: Account) -> QuerySet[LedgerEntry]:
 def ledger_audit_latest() -> LedgerAudit | None:
     """The newest verify_ledger run (/api/health shows it), None before the first."""
     return LedgerAudit.objects.order_by("-finished_at").first()
+
+
+def transaction_outcome_totals(*, after_key_id: int, settled_before) -> tuple[int, list[dict]]:
+    """Transactions counted by kind, outcome, decline code and currency, with their amounts, for
+    the idempotency keys after `after_key_id` claimed before `settled_before`; returns the last key
+    id counted (the next call's `after_key_id`) and the rows. For /metrics' running totals.
+
+    Every transaction holds one idempotency key, and key ids grow, so a range of key ids is an
+    index range on `transaction.idempotency_id`: a scrape reads only the transactions since the
+    last one, not the whole table (about a second at a million rows). Keys claimed less than the
+    settle time ago are left for later: a key's id is drawn at its claim, but its transaction may
+    commit after a later key's, and a range once passed is never read again.
+    """
+    upto = (
+        IdempotencyKey.objects.filter(id__gt=after_key_id, created_at__lt=settled_before)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if upto is None:
+        return after_key_id, []
+    rows = (
+        Transaction.objects.filter(idempotency_id__gt=after_key_id, idempotency_id__lte=upto)
+        .values("kind", "status", "failure_reason", "currency")
+        .annotate(count=Count("id"), amount=Sum("amount"))
+        .order_by()
+    )
+    return upto, list(rows)

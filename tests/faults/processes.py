@@ -149,14 +149,14 @@ def web_service(*gunicorn_args, **env):
 
 
 @contextmanager
-def celery_worker(*extra_args, **env):
-    """A real worker (solo pool: tasks run in the process we can kill)."""
+def celery_worker(*extra_args, log=subprocess.DEVNULL, **env):
+    """A real worker (solo pool: tasks run in the process we can kill); its output to `log`."""
     process = subprocess.Popen(
         [str(BIN / "celery"), "-A", "ledger_project", "worker", "--pool", "solo", "--loglevel", "WARNING", *extra_args],
         cwd=ROOT,
         env=service_env(**env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         yield process
