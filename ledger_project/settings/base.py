@@ -124,8 +124,11 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=defaults.DATABASE_URL)}
-# Django's PostgreSQL backend, counting connections, queries, their errors and durations for /metrics.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+# Django's PostgreSQL backend, counting connections, queries, their errors and durations for
+# /metrics: tens of microseconds per query (README, "Metrics"); METRICS_DB_QUERIES=false keeps
+# Django's own backend.
+METRICS_DB_QUERIES = env.bool("METRICS_DB_QUERIES", default=True)
+if METRICS_DB_QUERIES and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 # Connections come from a psycopg pool per process (Django's native pool; it needs CONN_MAX_AGE=0),
 # so a process never holds more than DB_POOL_MAX_SIZE of them: gunicorn's threads share their
