@@ -19,13 +19,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from notifications.selectors import outbox_backlog
 from transactions.selectors import ledger_audit_latest, transaction_outcome_totals
 
-from .exceptions import NotFoundError, error_response
+from .exceptions import MethodNotAllowedError, NotFoundError, error_response
 from .throttling import client_address
 
 # A transaction's key is counted once it is this old: by then its transfer has committed or
@@ -49,9 +50,12 @@ def metrics_reader_allowed(request) -> bool:
     return any(address in network for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
+@csrf_exempt  # whoever may not read it gets the unknown route's 404 for every method, not a CSRF 403
 def metrics_view(request):
     if not metrics_reader_allowed(request):
         return error_response(NotFoundError())
+    if request.method not in ("GET", "HEAD"):
+        return error_response(MethodNotAllowedError(MethodNotAllowedError.message.format(method=request.method)))
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         process_registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(process_registry)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
+from rest_framework.test import APIClient
 
 from ledger_project.metrics import running_totals
 from notifications.models import OutboxEmail
@@ -97,6 +98,17 @@ def test_a_client_the_trusted_proxy_forwards_from_an_allowed_network_may_read(cl
 
     assert scrape(client, REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.1.2.3")
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR=PUBLIC).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_other_methods_are_a_404_to_the_public_and_a_405_to_a_reader(db, method):
+    client = APIClient(enforce_csrf_checks=True)
+
+    public = getattr(client, method)("/metrics", REMOTE_ADDR=PUBLIC)
+    reader = getattr(client, method)("/metrics")
+
+    assert (public.status_code, public.json()) == (404, NOT_FOUND)
+    assert (reader.status_code, reader.json()["code"]) == (405, "method_not_allowed")
 
 
 def test_the_bearer_token_admits_a_reader_from_anywhere(client, db, settings):

@@ -74,7 +74,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Every log line of the request, refusals included, carries its id.
     "ledger_project.middleware.RequestIdMiddleware",
-    # First: nothing below may see a NUL in the path or query string (PostgreSQL cannot).
+    # Before anything that reads the URL: nothing below may see a NUL in the path or query
+    # string (PostgreSQL cannot hold one).
     "ledger_project.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Early, so a request that waited too long in the queue costs nothing more.
