@@ -4,6 +4,9 @@ slow clients, sheds overload and hides the server's name, which gunicorn has no 
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 from gunicorn import util
 
@@ -27,7 +30,46 @@ limit_request_fields = 32768
 # Several gunicorns on one machine (`make run`, the bench, the tests) would take each other's
 # default control socket, which is one path per machine user.
 control_socket_disable = True
-accesslog = "-"
+
+# Logs as JSON lines on stderr, like Django's (ledger_project/logs.py): one "request" line per
+# request with its id (the response's X-Request-Id), method, path without the query string (which
+# may carry a credential), status and duration. This message is what remains if that formatter
+# is ever bypassed, so it too leaves the query string out.
+access_log_format = "%(m)s %(U)s %(s)s"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "ledger_project.logs.json_formatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["console"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
+}
+
+# /metrics adds up every worker's request and database metrics: prometheus_client's multiprocess
+# mode, each worker writing to files in one directory. Set here, in the master, before any worker
+# imports prometheus_client (which reads it at import). A directory of this server's own unless
+# PROMETHEUS_MULTIPROC_DIR names one; emptied at start either way, since files left by an earlier
+# server would be added in.
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ledger-metrics-")
+for _stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+    _stale.unlink()
+
+
+def child_exit(server, worker):
+    # A worker that exited: its gauges go, its counters stay in the sums.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 # gunicorn refuses a request it cannot parse (a control character in a header, a raw non-ASCII

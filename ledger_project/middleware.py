@@ -1,7 +1,10 @@
 import math
+import re
 import time
+import uuid
 from urllib.parse import unquote
 
+import structlog
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
@@ -13,6 +16,9 @@ from .exceptions import (
     error_response,
 )
 
+# What a proxy's request id may look like: nginx's $request_id is 32 hex digits, a UUID has dashes.
+# Anything else (longer, or with characters a log reader might trip on) is replaced by our own.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{8,128}")
 NUL_MESSAGE = "The path and query string must not contain NUL characters."
 
 
@@ -91,3 +97,35 @@ def request_queue_wait_ms(header: str) -> float | None:
     if not math.isfinite(started):
         return None
     return (time.time() - started) * 1000
+
+
+class RequestIdMiddleware:
+    """Give every request an id: on each of its log lines (ledger_project.logs) and in the
+    `X-Request-Id` response header, so a client's report leads to the lines of its request.
+
+    The id is the trusted proxy's X-Request-Id (nginx sends its own $request_id, replacing the
+    client's) when there is one and it looks like an id; otherwise a new UUID. Without a trusted
+    proxy the header is the client's own and is ignored: a client could otherwise give its
+    requests another request's id, or write what it likes into every log line.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request_id_of(request)
+        # Threads serve one request after another: nothing of the previous one may stay bound.
+        # Left bound after the response: Django logs a 4xx or 5xx once the middleware returned.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        response = self.get_response(request)
+        response["X-Request-Id"] = request_id
+        return response
+
+
+def request_id_of(request) -> str:
+    if settings.TRUSTED_PROXY_COUNT > 0:
+        proposed = request.META.get("HTTP_X_REQUEST_ID", "")
+        if REQUEST_ID_PATTERN.fullmatch(proposed):
+            return proposed
+    return uuid.uuid4().hex

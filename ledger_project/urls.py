@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
-from . import dashboard, views
+from . import dashboard, metrics, views
 
 api_patterns = [
     path("", include("authn.urls")),
@@ -19,6 +19,8 @@ urlpatterns = [
     path("admin/", admin.site.admin_view(dashboard.admin_index), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    # For Prometheus, and only for the readers METRICS_ALLOWED_NETWORKS / METRICS_BEARER_TOKEN allow.
+    path("metrics", metrics.metrics_view, name="metrics"),
     # Everything else, malformed ids included (they match no <uuid:> route), is a JSON 404,
     # whatever DEBUG says.
     re_path(r"^", views.not_found),

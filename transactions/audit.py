@@ -150,8 +150,9 @@ def ledger_verify() -> LedgerReport:
 
 
 def ledger_audit() -> LedgerAudit:
-    """Run ledger_verify, keep the outcome for /api/health and log it: the summary at INFO, or
-    every violation with its offending ids at ERROR."""
+    """Run ledger_verify, keep the outcome for /api/health (and /metrics) and log it: the summary
+    at INFO, or every violation with its offending ids at ERROR. Beat's nightly task and
+    `manage.py verify_ledger` both run this, so every run is recorded the same way."""
     started_at = timezone.now()
     report = ledger_verify()
     audit = LedgerAudit.objects.create(

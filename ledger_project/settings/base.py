@@ -3,6 +3,7 @@
 Every variable read here is listed, with its default, in README.md ("Configuration").
 """
 
+import ipaddress
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from ledger_project import defaults
+from ledger_project import defaults, logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "axes",
+    "django_prometheus",
     "authn",
     "accounts",
     "transactions",
@@ -68,7 +70,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: nothing below may see a NUL in the path or query string (PostgreSQL cannot).
+    # First and last (see below): request counts and latencies for /metrics, each refusal included.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every log line of the request, refusals included, carries its id.
+    "ledger_project.middleware.RequestIdMiddleware",
+    # Before anything that reads the URL: nothing below may see a NUL in the path or query
+    # string (PostgreSQL cannot hold one).
     "ledger_project.middleware.NulCharacterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Early, so a request that waited too long in the queue costs nothing more.
@@ -81,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, so that its 413 still passes through every response header above.
     "ledger_project.middleware.RequestBodyLimitMiddleware",
     # Turns a locked-out admin login into its 429 (django-axes wants to be last).
@@ -118,6 +126,12 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=defaults.DATABASE_URL)}
+# Django's PostgreSQL backend, counting connections, queries, their errors and durations for
+# /metrics: tens of microseconds per query (README, "Metrics"); METRICS_DB_QUERIES=false keeps
+# Django's own backend.
+METRICS_DB_QUERIES = env.bool("METRICS_DB_QUERIES", default=True)
+if METRICS_DB_QUERIES and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 # Connections come from a psycopg pool per process (Django's native pool; it needs CONN_MAX_AGE=0),
 # so a process never holds more than DB_POOL_MAX_SIZE of them: gunicorn's threads share their
 # worker's pool, and connections idle past DB_POOL_MAX_IDLE_SECONDS (above one) are closed. The web
@@ -270,6 +284,20 @@ HOLD_DEFAULT_EXPIRES_IN_SECONDS = 604_800
 # --- Operations -----------------------------------------------------------------------------
 # /api/health answers only {status} to anyone but staff and system users unless this is on.
 HEALTH_DETAILS_PUBLIC = env.bool("HEALTH_DETAILS_PUBLIC", default=False)
+# Who may read /metrics (ledger_project/metrics.py): clients from these networks, by the address
+# the throttles see (behind TRUSTED_PROXY_COUNT proxies, the one they forwarded), or whoever
+# sends `Authorization: Bearer <METRICS_BEARER_TOKEN>` when that is set. Anyone else: 404.
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network.strip(), strict=False)
+        for network in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+        if network.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"METRICS_ALLOWED_NETWORKS: {exc} (addresses or CIDR networks, comma-separated)"
+    ) from exc
+METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN", default="")
 
 # --- Email (through the outbox in notifications/) -------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -318,6 +346,14 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat's record of when each entry last ran: under the project, one per checkout (var/ is
+# gitignored), never a path in /tmp shared by every copy on the machine.
+CELERY_BEAT_SCHEDULE_FILENAME = env(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / "var" / "celerybeat-schedule")
+)
+# What a task prints (the console email backend prints every email) is logged at INFO, not at
+# Celery's default WARNING: it is output, not a problem (ledger_project/celery.py).
+CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 
 
 def cron_schedule(expression):
@@ -363,12 +399,5 @@ STATIC_URL = "static/"
 # WhiteNoise serves the admin's and the API docs' assets from the apps directly; production
 # collects and compresses them instead (settings/production.py).
 WHITENOISE_USE_FINDERS = True
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # Django sets its own logger to INFO; follow LOG_LEVEL instead.
-    "loggers": {"django": {"level": env("LOG_LEVEL", default="INFO")}},
-}
+# JSON lines with the request's or task's id (ledger_project/logs.py).
+LOGGING = logs.logging_config(env("LOG_LEVEL", default="INFO"))

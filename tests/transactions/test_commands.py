@@ -13,7 +13,7 @@ from accounts.models import Account
 from accounts.services import account_freeze
 from authn.models import User
 from tests.factories import AccountFactory, SystemUserFactory, UserFactory, funded_account
-from transactions.models import Transaction
+from transactions.models import LedgerAudit, Transaction
 from transactions.services import transfer_create
 
 from .state import assert_ledger_ok
@@ -218,3 +218,27 @@ def test_accounts_without_money_are_fine(db):
     AccountFactory()
 
     assert run("verify_ledger").startswith("ledger OK: 1 accounts")
+
+
+def test_verify_ledger_by_hand_is_recorded_like_the_nightly_run(busy_ledger, client, settings):
+    settings.HEALTH_DETAILS_PUBLIC = True
+    assert client.get("/api/health").json()["lastAudit"] is None
+
+    out = run("verify_ledger")
+
+    audit = LedgerAudit.objects.get()
+    assert audit.ok and out.strip() == audit.summary
+    last = client.get("/api/health").json()["lastAudit"]
+    assert (last["ok"], last["summary"]) == (True, audit.summary)
+
+
+def test_a_violation_found_by_hand_is_recorded_too(busy_ledger):
+    source, _ = busy_ledger
+    Account.objects.filter(id=source.id).update(balance=1_000_000)
+
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", stdout=StringIO())
+
+    audit = LedgerAudit.objects.get()
+    assert not audit.ok
+    assert str(source.id) in audit.violations["account balance equals its entries (credits - debits)"]
