@@ -152,6 +152,22 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A read replica for reads that may lag (README, "High availability"): off unless
+# DATABASE_REPLICA_URL is set. The alias gets the primary's pool and timeouts; only the selectors
+# that opt in with ledger_project.db_router.replica_alias() read from it. Tests never create a
+# database on it: it mirrors the primary's test database.
+DATABASE_ROUTERS = ["ledger_project.db_router.PrimaryRouter"]
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"].update(
+        {
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {**DATABASES["default"]["OPTIONS"], **DATABASES["replica"].get("OPTIONS", {})},
+            "TEST": {"MIRROR": "default"},
+        }
+    )
+
 # --- Redis: Celery broker, the cache, and (in the cache's database) throttle counters ----------
 REDIS_URL = env("REDIS_URL", default=defaults.REDIS_URL)
 CACHES = {
