@@ -103,11 +103,11 @@ HA_DIR=$HA_DIR
 HA_MONITOR_PORT=$monitor_port
 HA_NODE1_PORT=$node1_port
 HA_NODE2_PORT=$node2_port
-HA_MONITOR_URI=$monitor_uri
-# The service's DATABASE_URL: both nodes, libpq picks the one that accepts writes.
-DATABASE_URL=postgres://$HA_USER@127.0.0.1:$node1_port,127.0.0.1:$node2_port/$HA_DBNAME?target_session_attrs=read-write&connect_timeout=2
+HA_MONITOR_URI='$monitor_uri'
+# Quoted, so that a shell can source it (the URIs hold &). The service's DATABASE_URL: both nodes, libpq picks the one that accepts writes.
+DATABASE_URL='postgres://$HA_USER@127.0.0.1:$node1_port,127.0.0.1:$node2_port/$HA_DBNAME?target_session_attrs=read-write&connect_timeout=2'
 # pg_auto_failover's own formation URI (the same hosts, as libpq's multi-host URI).
-HA_FORMATION_URI=$uri
+HA_FORMATION_URI='$uri'
 ENV
 chmod 644 "$HA_DIR/ha.env"
 as_owner pg_autoctl show state --pgdata "$HA_DIR/monitor"
