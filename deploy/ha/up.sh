@@ -77,6 +77,23 @@ start monitor create monitor --pgdata "$HA_DIR/monitor" --pgport "$monitor_port"
   --hostname 127.0.0.1 --listen 127.0.0.1 --auth trust --no-ssl
 wait_for 60 "the monitor answering" pg_isready -q -h 127.0.0.1 -p "$monitor_port" -d pg_auto_failover
 wait_for 60 "the monitor's extension" psql -h 127.0.0.1 -p "$monitor_port" -U autoctl_node -d pg_auto_failover -Atc 'select 1 from pgautofailover.formation'
+# How soon the monitor gives up on a node: pg_auto_failover's defaults (a health check every 5 s,
+# unhealthy after 20 s without a report) took 50 s from a primary's loss to its standby's
+# promotion under the HA check's load. Here a check every second and unhealthy after 5 s: on
+# loopback nothing but a dead node misses that; across a real network, raise these before a
+# busy link causes a failover nobody needed.
+as_owner psql -q -h 127.0.0.1 -p "$monitor_port" -d pg_auto_failover <<'SQL'
+ALTER SYSTEM SET pgautofailover.health_check_period = 1000;
+ALTER SYSTEM SET pgautofailover.health_check_timeout = 1000;
+ALTER SYSTEM SET pgautofailover.health_check_max_retries = 1;
+ALTER SYSTEM SET pgautofailover.health_check_retry_delay = 500;
+ALTER SYSTEM SET pgautofailover.node_considered_unhealthy_timeout = 5000;
+-- After the primary is unhealthy, the monitor waits this long before promoting the standby, so that
+-- an old primary cut off from the monitor (not dead) has demoted itself first: each keeper's
+-- network_partition_timeout (5 s below) is shorter. Default 30 s.
+ALTER SYSTEM SET pgautofailover.primary_demote_timeout = 10000;
+SELECT pg_reload_conf();
+SQL
 
 # node1 first, so it becomes the primary; node2 then clones it with pg_basebackup and joins as
 # the standby. With one standby in the replication quorum, the monitor sets
@@ -93,6 +110,12 @@ for node in node1 node2; do
   fi
 done
 wait_for 180 "node2 becoming the secondary" state_is node2 secondary
+# A primary that can reach neither the monitor nor its standby demotes itself after this many
+# seconds (default 20), shorter than the monitor's primary_demote_timeout above.
+for node in node1 node2; do
+  as_owner pg_autoctl config set --pgdata "$HA_DIR/$node" timeout.network_partition_timeout 5 >/dev/null
+  as_owner pg_autoctl reload --pgdata "$HA_DIR/$node"
+done
 wait_for 60 "node1 becoming the primary" state_is node1 primary
 sync_names() { [ -n "$(psql -h 127.0.0.1 -p "$node1_port" -U "$HA_USER" -d "$HA_DBNAME" -Atc 'show synchronous_standby_names')" ]; }
 wait_for 60 "synchronous replication on the primary" sync_names

@@ -147,6 +147,11 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
             # Waiting longer than this for a free connection is a 503, like any database error.
             "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=5.0),
             "max_idle": env.float("DB_POOL_MAX_IDLE_SECONDS", default=60.0),
+            # psycopg_pool retries a failed connection with a doubling delay (1, 2, 4, 8 s ...) for
+            # as long as this; past it, the next request tries at once. Its default of 5 minutes
+            # kept a web process off a promoted standby for 22 s after a failover (make ha-check):
+            # a database gone for seconds must cost seconds, not a backoff that grew meanwhile.
+            "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT_SECONDS", default=2.0),
         },
     }
 )

@@ -176,6 +176,13 @@ def first_write_after(records: list[list[Request]], moment: float) -> float | No
     return min(ends) - moment if ends else None
 
 
+def first_write_wait(records, moment: float, timeout: float) -> float | None:
+    """first_write_after, once there is one (None if none came within `timeout` s)."""
+    while (first := first_write_after(records, moment)) is None and time.monotonic() - moment < timeout:
+        time.sleep(0.2)
+    return first
+
+
 def main(argv) -> int:
     args = parse_args(argv)
     try:
@@ -259,8 +266,7 @@ def phases_run(formation: Formation, args, records, results: dict):
         formation.node_kill(old)
         print(f"  kill -9   the primary {old} (supervisor and postmaster)", flush=True)
         promoted = formation.wait_states({new: "wait_primary"}, timeout=120)
-        time.sleep(3)
-        first = first_write_after(records, killed)
+        first = first_write_wait(records, killed, timeout=90)
         seen = window(records, killed, time.monotonic())
         results["failover"] = {
             "new primary": new,
