@@ -109,6 +109,15 @@ for node in node1 node2; do
     wait_for 120 "node1 becoming the single primary" state_is node1 single
   fi
 done
+# node2's pg_basebackup waits for a checkpoint, spread over minutes by default: ask node1 for an
+# immediate one once the clone has begun (it is what pg_basebackup --checkpoint=fast would do).
+goal_is() {
+  [ "$(psql -h 127.0.0.1 -p "$monitor_port" -U autoctl_node -d pg_auto_failover -Atc \
+    "select goalstate from pgautofailover.node where nodename = '$1'")" = "$2" ]
+}
+wait_for 120 "node2 starting its clone" goal_is node2 catchingup
+sleep 2
+psql -q -h 127.0.0.1 -p "$node1_port" -U "$HA_USER" -d postgres -c CHECKPOINT
 wait_for 180 "node2 becoming the secondary" state_is node2 secondary
 # A primary that can reach neither the monitor nor its standby demotes itself after this many
 # seconds (default 20), shorter than the monitor's primary_demote_timeout above.

@@ -79,23 +79,7 @@ class TwoWebStack(Stack):
     def __init__(self, *, database_url: str, **kwargs):
         os.environ["DATABASE_URL"] = database_url  # the stack derives the scratch database's URL from it
         super().__init__(**kwargs)
-        query = database_url.partition("?")[2]
-        self.database_url = f"{self.database_url}?{query}"  # the stack keeps only the path
-        self.env["DATABASE_URL"] = self.database_url
         self.web2 = None
-
-    def admin_conninfo(self, dbname: str = "postgres") -> dict:
-        import environ
-
-        config = environ.Env.db_url_config(self.database_url)
-        return {
-            "host": config["HOST"],
-            "port": config["PORT"],
-            "user": config["USER"] or None,
-            "dbname": dbname,
-            "connect_timeout": 5,
-            "target_session_attrs": "read-write",
-        }
 
     def start(self):
         super().start()
