@@ -107,6 +107,11 @@ def parse_args(argv):
     parser.add_argument("--timeout", type=float, default=5.0, help="per-request timeout, s (default 5)")
     parser.add_argument("--database", default="ledger_hacheck", help="scratch database (default ledger_hacheck)")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: failover,standby,switchover")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the service's DATABASE_URL (default: ha.env's, both nodes); another only to see the check fail",
+    )
     parser.add_argument("--seed", default=None)
     args = parser.parse_args(argv)
     args.seed = args.seed or secrets.token_hex(4)
@@ -173,7 +178,7 @@ def main(argv) -> int:
         formation = Formation(args.ha_dir)
         formation.wait_synchronous(timeout=30)
         stack = TwoWebStack(
-            database_url=formation.database_url,
+            database_url=args.database_url or formation.database_url,
             database=args.database,
             workers=args.workers,
             threads=args.threads,
