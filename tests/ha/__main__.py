@@ -45,7 +45,7 @@ from tests.bankcheck.client import (
     world_create,
 )
 from tests.faults.processes import gunicorn
-from tests.stack import WEB_APPLICATION_NAME, Stack, StackError
+from tests.stack import WEB_APPLICATION_NAME, Stack, StackError, _with_path
 
 from .formation import Formation, FormationError
 
@@ -197,6 +197,9 @@ def ha_check(stack: TwoWebStack, formation: Formation, args) -> bool:
         f"stack       web on ports {stack.ports} ({args.workers} workers x {args.threads} threads each), seed {args.seed}"
     )
     os.environ.update(stack.env)
+    # The checker's own connection (world setup, the audit) follows the formation's primary even
+    # when the service was given another URL (--database-url).
+    os.environ["DATABASE_URL"] = _with_path(formation.database_url, f"/{stack.database}")
     os.environ["PGAPPNAME"] = "ha-check"
     import django
 
