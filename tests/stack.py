@@ -131,7 +131,7 @@ class Stack:
             "password": config["PASSWORD"] or None,
             "dbname": dbname,
             "connect_timeout": 5,
-            **{key: value for key, value in config["OPTIONS"].items() if key == "target_session_attrs"},
+            **{key: value for key, value in config.get("OPTIONS", {}).items() if key == "target_session_attrs"},
         }
 
     def __enter__(self):
