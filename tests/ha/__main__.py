@@ -268,6 +268,8 @@ def phases_run(formation: Formation, args, records, results: dict):
             "5xx/no answer": f"{seen['errors']} {seen['errors_by']}",
         }
         print(f"  failover  {results['failover']}", flush=True)
+        if first is None:
+            raise FormationError("no transfer was answered 201 within 90 s of the primary's loss")
         formation.node_start(old)
         rejoined = formation.wait_states({new: "primary", old: "secondary"}, timeout=240)
         results["failover"]["old primary back as standby after"] = f"{rejoined:.1f} s"
