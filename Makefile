@@ -10,7 +10,7 @@ STAMP := $(VENV)/.requirements-installed
 # production, which refuses the development keys); `make test` uses the test settings.
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
-.PHONY: run test lint venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
+.PHONY: ha-up ha-down ha-check ha-tools run test lint venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
 
 # Install requirements/local.txt (production's packages, tests, tools) when the venv is new or
 # any requirements file changed: local.txt includes the others.
@@ -84,6 +84,23 @@ bench-smoke: bench-tools
 # transfer at 16 clients under py-spy: where a request's time goes.
 bench-profile: bench-tools
 	$(PY) bench/run.py --scenarios transfer --clients 16 --profile --results bench/results/profile $(ARGS)
+
+# High availability (README, "High availability"): a pg_auto_failover formation on local ports
+# (a monitor, a primary and a synchronous standby, run as the postgres user) under HA_DIR
+# (default /tmp/ledger-ha, whose ha.env gives its DATABASE_URL); pg_auto_failover from Debian's
+# packages (deploy/ha/tools.sh, as root). ha-check is the failover fault test (tests/ha/) against
+# it, e.g. make ha-check ARGS="--seconds 30"; it is not part of make test.
+ha-tools:
+	@bash deploy/ha/tools.sh
+
+ha-up: ha-tools
+	bash deploy/ha/up.sh
+
+ha-down:
+	bash deploy/ha/down.sh
+
+ha-check: venv
+	$(PY) -m tests.ha $(ARGS)
 
 # With the Compose plugin, or Debian's docker-compose.
 check-compose:

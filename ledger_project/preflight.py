@@ -38,6 +38,10 @@ def check_postgres(url, create_db, needed):
         "password": config.get("PASSWORD") or None,
         "connect_timeout": 3,
     }
+    # A multi-host DATABASE_URL (README, "High availability"): the database is created on the node
+    # that accepts writes, as the service connects.
+    if "target_session_attrs" in config.get("OPTIONS", {}):
+        conninfo["target_session_attrs"] = config["OPTIONS"]["target_session_attrs"]
     try:
         with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone()

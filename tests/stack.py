@@ -42,8 +42,10 @@ class StackError(RuntimeError):
 
 
 def _with_path(url: str, path: str) -> str:
+    """`url` on another path; its query stays (a multi-host URL's target_session_attrs, README
+    "High availability")."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 class Stack:
@@ -120,14 +122,16 @@ class Stack:
 
     def admin_conninfo(self, dbname: str = "postgres") -> dict:
         """psycopg.connect() keywords for the same server as the scratch database."""
-        parts = urlsplit(self.database_url)
+        # As the settings parse it: a multi-host URL's hosts and ports stay libpq's lists.
+        config = environ.Env.db_url_config(self.database_url)
         return {
-            "host": parts.hostname or "localhost",
-            "port": parts.port or 5432,
-            "user": parts.username or None,
-            "password": parts.password or None,
+            "host": config["HOST"] or "localhost",
+            "port": config["PORT"] or 5432,
+            "user": config["USER"] or None,
+            "password": config["PASSWORD"] or None,
             "dbname": dbname,
             "connect_timeout": 5,
+            **{key: value for key, value in config.get("OPTIONS", {}).items() if key == "target_session_attrs"},
         }
 
     def __enter__(self):

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from authn.models import User
+from ledger_project.db_router import replica_alias
 
 from .exceptions import HoldNotFoundError, TransactionNotFoundError
 from .models import Hold, IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
@@ -20,12 +21,14 @@ def _visible_to(user: User) -> Q:
 
 
 def transaction_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Transaction]:
-    """Transactions touching the caller's accounts (either side), newest first."""
-    accounts = Account.objects.filter(owner=user)
+    """Transactions touching the caller's accounts (either side), newest first; from the replica
+    when one is configured (a list may lag; the transfer's own answer and the detail route do not)."""
+    alias = replica_alias()  # the subquery on the same database as its query, as Django requires
+    accounts = Account.objects.using(alias).filter(owner=user)
     if account_id is not None:
         accounts = accounts.filter(id=account_id)
     account_ids = accounts.values("id")
-    queryset = Transaction.objects.filter(
+    queryset = Transaction.objects.using(alias).filter(
         Q(from_account_id__in=account_ids) | Q(to_account_id__in=account_ids), _visible_to(user)
     )
     if status:
@@ -59,9 +62,10 @@ def hold_accounts(hold: Hold) -> tuple[Account, Account]:
 
 
 def ledger_entry_list(*, account: Account) -> QuerySet[LedgerEntry]:
-    """One account's statement; the caller resolved the account with accounts.selectors.account_get."""
+    """One account's statement, from the replica when one is configured (a statement may lag by
+    the replication delay); the caller resolved the account with accounts.selectors.account_get."""
     # Through the related manager, each entry knows its account (and currency) without a query.
-    return account.entries.all()
+    return account.entries.using(replica_alias())
 
 
 def ledger_audit_latest() -> LedgerAudit | None:

@@ -162,10 +162,31 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
             # Waiting longer than this for a free connection is a 503, like any database error.
             "timeout": env.float("DB_POOL_TIMEOUT_SECONDS", default=5.0),
             "max_idle": env.float("DB_POOL_MAX_IDLE_SECONDS", default=60.0),
+            # psycopg_pool retries a failed connection with a doubling delay (1, 2, 4, 8 s ...) for
+            # as long as this; past it, the next request tries at once. Its default of 5 minutes
+            # kept a web process off a promoted standby for 22 s after a failover (make ha-check):
+            # a database gone for seconds must cost seconds, not a backoff that grew meanwhile.
+            "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT_SECONDS", default=2.0),
         },
     }
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A read replica for reads that may lag (README, "High availability"): off unless
+# DATABASE_REPLICA_URL is set. The alias gets the primary's pool and timeouts; only the selectors
+# that opt in with ledger_project.db_router.replica_alias() read from it. Tests never create a
+# database on it: it mirrors the primary's test database.
+DATABASE_ROUTERS = ["ledger_project.db_router.PrimaryRouter"]
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"].update(
+        {
+            "CONN_MAX_AGE": 0,
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {**DATABASES["default"]["OPTIONS"], **DATABASES["replica"].get("OPTIONS", {})},
+            "TEST": {"MIRROR": "default"},
+        }
+    )
 
 # --- Redis: Celery broker, the cache, and (in the cache's database) throttle counters ----------
 REDIS_URL = env("REDIS_URL", default=defaults.REDIS_URL)
