@@ -10,7 +10,7 @@ STAMP := $(VENV)/.requirements-installed
 # production, which refuses the development keys); `make test` uses the test settings.
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
-.PHONY: run test lint venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
+.PHONY: run test lint venv preflight migrate demo-user proxy-tools browser-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
 
 # Install requirements/local.txt (production's packages, tests, tools) when the venv is new or
 # any requirements file changed: local.txt includes the others.
@@ -39,6 +39,11 @@ demo-user: migrate
 proxy-tools:
 	@bash deploy/tools.sh
 
+# Debian's chromium when missing (deploy/browser_tools.sh, as root): Playwright drives it in
+# tests/browser/, which skip with the reason where it cannot be installed.
+browser-tools:
+	@bash deploy/browser_tools.sh
+
 # proxy (nginx on 127.0.0.1:8000) in front of web (gunicorn on 127.0.0.1:8001), worker and beat
 # together; Ctrl-C stops all four.
 run: demo-user proxy-tools
@@ -49,7 +54,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: venv proxy-tools
+test: venv proxy-tools browser-tools
 	@$(PY) -m ledger_project.preflight
 	DJANGO_SETTINGS_MODULE=ledger_project.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
