@@ -99,17 +99,21 @@ class PageProblems:
 
 
 @pytest.fixture
-def page(browser, live_server):
-    problems = PageProblems(live_server.url)
+def page_problems(live_server):
+    return PageProblems(live_server.url)
+
+
+@pytest.fixture
+def page(browser, live_server, page_problems):
     context = browser.new_context(
         base_url=live_server.url, accept_downloads=True, viewport={"width": 1440, "height": 900}
     )
     context.set_default_timeout(TIMEOUT_MS)
-    problems.watch(context)
+    page_problems.watch(context)
     page = context.new_page()
     yield page
     context.close()
-    assert not problems.found, problems.found
+    assert not page_problems.found, page_problems.found
 
 
 @pytest.fixture

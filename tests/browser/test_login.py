@@ -33,3 +33,18 @@ def test_an_operator_logs_in_through_the_login_page(page, operator):
     expect(page).to_have_url(re.compile(r"/admin/$"))
     expect(page.locator("#user-tools")).to_contain_text(OPERATOR_EMAIL)
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def test_a_page_that_reaches_past_the_service_is_caught(page, page_problems):
+    # The guard every browser test runs under (the console must work offline): a script from a
+    # CDN and a broken stylesheet of the service's own are both reported, and nothing leaves.
+    page.goto("/admin/login/")
+    page.set_content(
+        '<script src="https://cdn.example.com/chart.js"></script><link rel="stylesheet" href="/static/missing.css">'
+    )
+
+    assert sorted(page_problems.found) == [
+        f"asset {page_problems.origin}/static/missing.css: 404",
+        "request outside the service: https://cdn.example.com/chart.js",
+    ]
+    page_problems.found.clear()
