@@ -1,20 +1,14 @@
 """Customers, their accounts and entries, and the trail that freezing leaves."""
 
-import re
-
 from playwright.sync_api import expect
 
 from accounts.models import Account
 
+from .admin_pages import choose_action, search, submit
 from .conftest import OPERATOR_EMAIL
 
 USERS = "/admin/authn/user/"
 ACCOUNTS = "/admin/accounts/account/"
-
-
-def search(page, text):
-    page.locator("#searchbar").fill(text)
-    page.locator("#searchbar").press("Enter")
 
 
 def test_find_a_customer_by_email(operator_page, scene):
@@ -58,19 +52,6 @@ def test_open_an_account_and_follow_its_entries(operator_page, scene):
     expect(page.locator("#content")).to_contain_text("250.50 INR")
 
 
-def choose_action(page, starting_with):
-    """Pick the changelist action whose label starts with `starting_with` ("Freeze" is not "Unfreeze")."""
-    option = page.locator("select[name=action] option", has_text=re.compile(rf"^\s*{starting_with}", re.I))
-    page.locator("select[name=action]").select_option(value=option.get_attribute("value"))
-
-
-def submit(form_field):
-    """Submit the form that holds `form_field` with its last button, and wait for the answer."""
-    page = form_field.page
-    with page.expect_navigation():
-        form_field.locator("xpath=ancestor::form").locator("[type=submit]").last.click()
-
-
 def account_action(page, account, action, reason):
     """Run a changelist action on one account through its reason page. Neither the page alone
     nor a submission without a reason may change the account."""
@@ -85,9 +66,9 @@ def account_action(page, account, action, reason):
     # Past the browser's own `required` check: the server must refuse an empty reason as well.
     field.evaluate("e => e.removeAttribute('required')")
     submit(field)
-    expect(field).to_be_visible()  # asked again
     account.refresh_from_db()
-    assert account.status == status_before
+    assert account.status == status_before, f"{action} without a reason"
+    expect(field).to_be_visible()  # asked again
 
     field.fill(reason)
     submit(field)
