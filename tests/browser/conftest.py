@@ -8,6 +8,7 @@ paths are printed in its report.
 
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +54,7 @@ def browser():
             f"{CHROMIUM} not found: `make test` installs Debian's chromium (deploy/browser_tools.sh) "
             "when run as root; install it with `apt-get install -y chromium` to run the browser tests"
         )
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # what is left there is this run's failures only
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     playwright = sync_playwright().start()
