@@ -139,3 +139,16 @@ def outbox_error_is_permanent(exc: Exception) -> bool:
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code >= 500
     return isinstance(exc, ValueError)
+
+
+def outbox_emails_requeue(*, outbox_ids) -> list[int]:
+    """Make the unsent rows among `outbox_ids` due now, failed ones (dead letters) included, with
+    their attempts counted afresh; returns the ids requeued. A sent row is never sent again, and
+    a row a worker is sending right now (locked) is left to it. The relay then hands them over
+    like any due row, through `outbox_email_send`."""
+    with transaction.atomic():
+        unsent = OutboxEmail.objects.select_for_update(skip_locked=True).filter(id__in=outbox_ids, sent_at__isnull=True)
+        ids = list(unsent.values_list("id", flat=True))
+        # last_error stays: it is what the operator looked at before retrying.
+        OutboxEmail.objects.filter(id__in=ids).update(failed_at=None, attempts=0, next_attempt_at=timezone.now())
+    return ids

@@ -126,7 +126,8 @@ class LedgerEntry(models.Model):
         indexes = [models.Index(fields=["account", "-id"], name="ledger_entry_account_id_idx")]
 
     def __str__(self):
-        return f"{self.type} {self.amount} on {self.account_id}"
+        # No amount: it means nothing without the account's currency (the admin shows it as money).
+        return f"{self.type} entry {self.pk}"
 
 
 def entries_prefetch():
