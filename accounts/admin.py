@@ -1,48 +1,106 @@
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
-from ledger_project.exceptions import ApplicationError, error_text
+from ledger_project.admin_actions import OperatorInputMixin, reason_action
+from ledger_project.admin_display import admin_link, money_display, short_id
 
 from .models import Account
-from .money import format_minor
 from .services import account_close, account_freeze, account_unfreeze
 
-
-def _status_action(service, description, done):
-    def action(modeladmin, request, queryset):
-        for account in queryset:
-            try:
-                service(account_id=account.id)
-            except ApplicationError as exc:
-                modeladmin.message_user(request, f"{account.id}: {error_text(exc)}", messages.ERROR)
-            else:
-                modeladmin.message_user(request, f"{account.id}: {done}.", messages.SUCCESS)
-
-    action.__name__ = f"{service.__name__}_action"
-    return admin.action(description=description)(action)
+# The changelists the account links to, filtered to it: entries by the account's id (a filter the
+# entries admin accepts), transactions by a search for it (the transactions admin searches ids).
+ENTRIES_OF_ACCOUNT = "{url}?account__id__exact={id}"
+TRANSACTIONS_OF_ACCOUNT = "{url}?q={id}"
+LIST_STYLES = ["accounts/changelist.css"]
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
-    """Status changes go through the services (row lock, zero-balance rule), never a form save."""
+class AccountAdmin(OperatorInputMixin, admin.ModelAdmin):
+    """Read-only but for the status actions, which go through the services (row lock, zero-balance
+    rule) and leave a reason in the account's history. No form ever saves an account: a save would
+    write back the balance it read, over any transfer since."""
 
-    list_display = ["id", "owner", "currency", "status", "balance_display", "is_system", "created_at"]
+    list_display = ["short_id", "owner_link", "currency", "status", "balance_display", "is_system", "created_at"]
+    list_display_links = ["short_id"]
     list_filter = ["status", "currency", "is_system"]
     search_fields = ["id", "owner__email"]
     list_select_related = ["owner"]
-    readonly_fields = ["id", "owner", "currency", "status", "balance_display", "is_system", "created_at", "updated_at"]
-    exclude = ["balance"]
+    ordering = ["-created_at"]
+    date_hierarchy = "created_at"
+    fields = [
+        "id",
+        "owner_link",
+        "currency",
+        "status",
+        "balance_display",
+        "is_system",
+        "entries_link",
+        "transactions_link",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
     actions = [
-        _status_action(account_freeze, "Freeze selected accounts", "frozen"),
-        _status_action(account_unfreeze, "Unfreeze selected accounts", "unfrozen"),
-        _status_action(account_close, "Close selected accounts (zero balance only)", "closed"),
+        reason_action(
+            name="account_freeze_action",
+            service=lambda account: account_freeze(account_id=account.id),
+            description="Freeze selected accounts",
+            done="Frozen",
+        ),
+        reason_action(
+            name="account_unfreeze_action",
+            service=lambda account: account_unfreeze(account_id=account.id),
+            description="Unfreeze selected accounts",
+            done="Unfrozen",
+        ),
+        reason_action(
+            name="account_close_action",
+            service=lambda account: account_close(account_id=account.id),
+            description="Close selected accounts (zero balance only)",
+            done="Closed",
+            note="Closing is final, and only an account with a zero balance closes.",
+        ),
     ]
 
-    @admin.display(description="balance")
+    class Media:
+        css = {"all": LIST_STYLES}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner")
+
+    def object_label(self, obj):
+        """How messages and confirmation pages name an account: enough to be sure it is the one."""
+        return f"{short_id(obj.pk)} · {obj.owner.email} · {money_display(obj.balance, obj.currency)} · {obj.status}"
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj):
+        return format_html('<span title="{}">{}</span>', obj.pk, short_id(obj.pk))
+
+    @admin.display(description="owner", ordering="owner__email")
+    def owner_link(self, obj):
+        return admin_link(obj.owner, obj.owner.email)
+
+    @admin.display(description="balance", ordering="balance")
     def balance_display(self, obj):
-        return f"{format_minor(obj.balance, obj.currency)} {obj.currency}"
+        return money_display(obj.balance, obj.currency)
+
+    @admin.display(description="ledger entries")
+    def entries_link(self, obj):
+        url = ENTRIES_OF_ACCOUNT.format(url=reverse("admin:transactions_ledgerentry_changelist"), id=obj.pk)
+        return format_html('<a href="{}">Entries of this account</a>', url)
+
+    @admin.display(description="transactions")
+    def transactions_link(self, obj):
+        url = TRANSACTIONS_OF_ACCOUNT.format(url=reverse("admin:transactions_transaction_changelist"), id=obj.pk)
+        return format_html('<a href="{}">Transactions of this account</a>', url)
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # The actions need the permission (obj None); the change page is view-only.
+        return obj is None and super().has_change_permission(request)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -60,3 +60,11 @@ class AdminLoginLockedError(ApplicationError):
     status_code = 429
     code = "throttled"
     message = "Too many failed logins. Try again later."
+
+
+class UserInactiveError(ApplicationError):
+    """The user is already inactive (an operator deactivating them again)."""
+
+    status_code = 409
+    code = "user_inactive"
+    message = "The user is already inactive."

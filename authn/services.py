@@ -16,7 +16,7 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 from accounts.services import funding_accounts_ensure
 from notifications.services import email_enqueue
 
-from .exceptions import EmailTakenError, InvalidCredentialsError, TokenInvalidError
+from .exceptions import EmailTakenError, InvalidCredentialsError, TokenInvalidError, UserInactiveError
 from .models import BlacklistedToken, User, normalize_email
 
 # The login session a token belongs to; it survives refresh rotation (see tokens_issue).
@@ -46,6 +46,19 @@ def user_create(*, email: str, name: str, password: str, is_system: bool = False
             email_enqueue(to=email, subject=WELCOME_SUBJECT, body=WELCOME_BODY.format(name=name))
     except IntegrityError as exc:
         raise EmailTakenError() from exc
+    return user
+
+
+def user_deactivate(*, user_id) -> User:
+    """The end of a user who may not be deleted (authn.selectors.user_is_kept): inactive users
+    cannot log in, every token of theirs is refused (token_user) and their admin sessions end at
+    the next request (Django's ModelBackend); their accounts, transactions and trail stay."""
+    with transaction.atomic():
+        user = User.objects.select_for_update(no_key=True).get(id=user_id)
+        if not user.is_active:
+            raise UserInactiveError()
+        user.is_active = False
+        user.save(update_fields=["is_active"])
     return user
 
 
