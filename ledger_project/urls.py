@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
-from . import views
+from . import dashboard, views
 
 api_patterns = [
     path("", include("authn.urls")),
@@ -15,6 +15,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The admin home with the operator's dashboard; staff only, like every admin page.
+    path("admin/", admin.site.admin_view(dashboard.admin_index), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     # Everything else, malformed ids included (they match no <uuid:> route), is a JSON 404,

@@ -103,7 +103,8 @@ APPEND_SLASH = False
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own templates: the admin home with the dashboard (admin/index.html).
+        "DIRS": [BASE_DIR / "ledger_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
