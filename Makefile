@@ -10,7 +10,7 @@ STAMP := $(VENV)/.requirements-installed
 # production, which refuses the development keys); `make test` uses the test settings.
 export DJANGO_SETTINGS_MODULE ?= ledger_project.settings.local
 
-.PHONY: run test lint venv preflight migrate demo-user proxy-tools browser-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
+.PHONY: run test lint venv preflight migrate demo-user proxy-tools check-compose clean bank-check bench bench-smoke bench-profile bench-tools
 
 # Install requirements/local.txt (production's packages, tests, tools) when the venv is new or
 # any requirements file changed: local.txt includes the others.
@@ -41,6 +41,7 @@ proxy-tools:
 
 # Debian's chromium when missing (deploy/browser_tools.sh, as root): Playwright drives it in
 # tests/browser/, which skip with the reason where it cannot be installed.
+.PHONY: browser-tools
 browser-tools:
 	@bash deploy/browser_tools.sh
 
