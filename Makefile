@@ -39,6 +39,12 @@ demo-user: migrate
 proxy-tools:
 	@bash deploy/tools.sh
 
+# Debian's chromium when missing (deploy/browser_tools.sh, as root): Playwright drives it in
+# tests/browser/, which skip with the reason where it cannot be installed.
+.PHONY: browser-tools
+browser-tools:
+	@bash deploy/browser_tools.sh
+
 # proxy (nginx on 127.0.0.1:8000) in front of web (gunicorn on 127.0.0.1:8001), worker and beat
 # together; Ctrl-C stops all four.
 run: demo-user proxy-tools
@@ -49,7 +55,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: venv proxy-tools
+test: venv proxy-tools browser-tools
 	@$(PY) -m ledger_project.preflight
 	DJANGO_SETTINGS_MODULE=ledger_project.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
