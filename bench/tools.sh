@@ -12,11 +12,4 @@ if ! pgbench --version >/dev/null 2>&1; then
 fi
 [ ${#packages[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "bench: missing ${packages[*]}; install them as root: apt-get install -y ${packages[*]}" >&2
-  exit 2
-fi
-echo "bench: installing ${packages[*]} from Debian's packages"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+exec bash "$(dirname "$0")/../deploy/apt_install.sh" bench "${packages[@]}"

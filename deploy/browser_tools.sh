@@ -9,14 +9,8 @@ CHROMIUM=/usr/bin/chromium
 if [ -x "$CHROMIUM" ]; then
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "browser tests: $CHROMIUM is missing and only root can install it (apt-get install -y chromium); they will skip" >&2
-  exit 0
-fi
-echo "browser tests: installing chromium from Debian's packages"
-export DEBIAN_FRONTEND=noninteractive
 # Recommends would add a desktop's worth of packages; a headless browser needs the binary and a font.
-if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }; then
-  echo "browser tests: installing chromium failed; they will skip" >&2
+if ! bash "$(dirname "$0")/apt_install.sh" "browser tests" chromium fonts-dejavu-core; then
+  echo "browser tests: chromium could not be installed; they will skip" >&2
 fi
 exit 0
