@@ -2,14 +2,13 @@
 
 A page of its own rather than the change form (which is view-only: a form save would write back
 the balance it read). The change goes through `account_limits_set` (the account's row lock, the
-same validation as the API) and is logged in the account's admin history with who, when, what
-changed from what, and why, in one database transaction.
+same validation as the API), which logs it in the account's admin history with who, when, what
+changed from what, and why, in the same database transaction.
 """
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -17,9 +16,8 @@ from django.urls import reverse
 from ledger_project.admin_actions import ActionReasonForm
 from ledger_project.exceptions import ApplicationError, error_text
 
-from .limits import COUNT_LIMITS, limits_json
+from .limits import COUNT_LIMITS, limits_change_message, limits_json
 from .models import LIMIT_FIELDS, Account
-from .money import format_minor
 from .services import account_limits_set
 
 
@@ -58,11 +56,11 @@ def account_limits_view(modeladmin, request, object_id):
         initial={column: limits_json(account)[name] for column, name in LIMIT_FIELDS.items()},
     )
     if request.method == "POST" and form.is_valid():
+        reason = form.cleaned_data["reason"]
         try:
-            with transaction.atomic():
-                changed_account, changed = account_limits_set(account_id=account.id, changes=form.changes())
-                if changed:
-                    modeladmin.log_change(request, changed_account, _log_message(changed, account, form))
+            account, changed = account_limits_set(
+                account_id=account.id, changes=form.changes(), actor=request.user, reason=reason
+            )
         except ApplicationError as exc:
             columns = {name: column for column, name in LIMIT_FIELDS.items()}
             for name, problems in (exc.errors or {}).items():
@@ -70,7 +68,7 @@ def account_limits_view(modeladmin, request, object_id):
             if not exc.errors:
                 form.add_error(None, error_text(exc))
         else:
-            note = _log_message(changed, account, form) if changed else "No limit changed."
+            note = limits_change_message(account, changed, reason) if changed else "No limit changed."
             modeladmin.message_user(request, note, messages.SUCCESS if changed else messages.WARNING)
             return HttpResponseRedirect(reverse("admin:accounts_account_change", args=[account.pk]))
     context = {
@@ -82,16 +80,6 @@ def account_limits_view(modeladmin, request, object_id):
     }
     request.current_app = modeladmin.admin_site.name
     return TemplateResponse(request, "admin/accounts/account_limits.html", context)
-
-
-def _log_message(changed: dict, account: Account, form) -> str:
-    def shown(column, value):
-        if value is None:
-            return "none"
-        return str(value) if column in COUNT_LIMITS else format_minor(value, account.currency)
-
-    parts = [f"{LIMIT_FIELDS[c]} {shown(c, old)} → {shown(c, new)}" for c, (old, new) in changed.items()]
-    return f"Limits changed: {', '.join(parts)}. Reason: {form.cleaned_data['reason']}"
 
 
 def _is_uuid(value) -> bool:

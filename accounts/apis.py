@@ -54,6 +54,10 @@ class AccountBalanceApi(APIView):
         return Response(s.AccountBalanceOutputSerializer(account).data)
 
 
+# The API takes no reason; the history names the route, and LogEntry the system user.
+LIMITS_API_REASON = "set through PATCH /api/accounts/{id}/limits"
+
+
 class AccountLimitsApi(APIView):
     """System users set an account's limits (operators also do it in the admin)."""
 
@@ -66,5 +70,7 @@ class AccountLimitsApi(APIView):
             raise NotSystemUserError()
         serializer = s.AccountLimitsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account, _ = account_limits_set(account_id=account_id, changes=serializer.validated_data)
+        account, _ = account_limits_set(
+            account_id=account_id, changes=serializer.validated_data, actor=request.user, reason=LIMITS_API_REASON
+        )
         return Response(s.AccountLimitsOutputSerializer(account).data)

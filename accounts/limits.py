@@ -60,3 +60,15 @@ def limits_default(currency: str) -> dict:
         for column, value in settings.ACCOUNT_DEFAULT_LIMITS.items()
         if value is not None
     }
+
+
+def limits_change_message(account, changed: dict, reason: str) -> str:
+    """The history line of a limits change: `{column: (old, new)}` in the account's currency."""
+
+    def shown(column, value):
+        if value is None:
+            return "none"
+        return str(value) if column in COUNT_LIMITS else format_minor(value, account.currency)
+
+    parts = [f"{LIMIT_FIELDS[c]} {shown(c, old)} → {shown(c, new)}" for c, (old, new) in changed.items()]
+    return f"Limits changed: {', '.join(parts)}. Reason: {reason}"

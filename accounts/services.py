@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from .exceptions import (
     AccountStatusConflictError,
     UnsupportedCurrencyError,
 )
-from .limits import limit_parse, limits_default
+from .limits import limit_parse, limits_change_message, limits_default
 from .models import LIMIT_FIELDS, Account
 from .money import format_minor, is_supported_currency
 
@@ -35,10 +36,14 @@ def account_open(*, owner: User, currency: str | None = None) -> Account:
         return Account.objects.create(owner=owner, currency=currency, **limits_default(currency))
 
 
-def account_limits_set(*, account_id, changes: dict) -> tuple[Account, dict]:
+def account_limits_set(
+    *, account_id, changes: dict, actor: User | None = None, reason: str = ""
+) -> tuple[Account, dict]:
     """Set some of a customer account's limits (`changes`: column -> request value, None
-    clearing it); returns the account and `{column: (old, new)}` of what changed, for the audit
-    trail. Under the account's row lock, which every write takes: the change binds the next
+    clearing it); returns the account and `{column: (old, new)}` of what changed. With an
+    `actor` (the admin and the API always give one), a change is logged in the account's admin
+    history (LogEntry: who, when, each limit's old and new value, why) in the same transaction.
+    Under the account's row lock, which every write takes: the change binds the next
     write, never rewrites the past. An overdraft limit below what the account already uses of it
     is refused (the CHECK would fail): lowering the others below current use just declines
     further debits."""
@@ -73,6 +78,9 @@ def account_limits_set(*, account_id, changes: dict) -> tuple[Account, dict]:
             usage_seed(account, timezone.now())
         elif had_window_limit and not has_window_limit(account):
             usage_drop(account)
+        if changed and actor is not None:
+            message = limits_change_message(account, changed, reason)
+            LogEntry.objects.log_actions(actor.id, [account], CHANGE, message, single_object=True)
     return account, changed
 
 

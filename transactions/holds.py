@@ -31,7 +31,7 @@ from .exceptions import (
     LimitExceededError,
 )
 from .funds import funds_cover
-from .limits import limit_breach
+from .limits import limit_breach, max_balance_breach
 from .models import Hold, IdempotencyKey, Transaction, entries_prefetch
 from .services import (
     _idempotency_claim,
@@ -127,8 +127,8 @@ def hold_capture(*, initiator: User, hold_id, idempotency_key: str, amount: Deci
             raise AmountOutOfRangeError()
         # The destination's maxBalance is checked again: its balance may have grown since the
         # hold. The source's limits are not: they bound what it reserved, at hold time.
-        breach = limit_breach(debit, credit, captured)
-        if breach is not None and breach.limit == "max_balance":
+        breach = max_balance_breach(credit, captured)
+        if breach is not None:
             details = breach.details() if credit.owner_id == initiator.id else None
             raise LimitExceededError(extra={"details": details} if details else None)
         # Released before the entries post: the CHECK balance − held ≥ 0 holds after each statement.

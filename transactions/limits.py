@@ -69,6 +69,11 @@ def limit_breach(debit: Account, credit: Account, amount: int) -> LimitBreach | 
         if used[counted] + requested > value:
             resets = window_resets(window, starts_on)
             return LimitBreach(debit, column, value, used[counted], requested, window, resets)
+    return max_balance_breach(credit, amount)
+
+
+def max_balance_breach(credit: Account, amount: int) -> LimitBreach | None:
+    """Whether crediting `amount` would take the locked `credit` past its maxBalance."""
     if credit.max_balance is not None and credit.balance + amount > credit.max_balance:
         return LimitBreach(credit, "max_balance", credit.max_balance, credit.balance, amount)
     return None

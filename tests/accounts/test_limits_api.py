@@ -1,6 +1,7 @@
 """PATCH /api/accounts/{id}/limits (system users) and the limits in the owner's account JSON."""
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.test import override_settings
 
 from accounts.models import Account
@@ -14,7 +15,7 @@ def limits_url(account):
     return f"/api/accounts/{account.id}/limits"
 
 
-def test_a_system_user_sets_and_clears_limits_and_the_owner_sees_them(system_client, auth_client, user):
+def test_a_system_user_sets_and_clears_limits_and_the_owner_sees_them(system_client, system_user, auth_client, user):
     account = AccountFactory(owner=user, currency="INR", per_transfer_max=100)
 
     response = system_client.patch(
@@ -37,6 +38,12 @@ def test_a_system_user_sets_and_clears_limits_and_the_owner_sees_them(system_cli
     assert (account.overdraft_limit, account.max_balance, account.per_transfer_max) == (5000, 100050, None)
     assert auth_client.get(f"/api/accounts/{account.id}").json()["account"]["limits"] == limits
     assert auth_client.get(f"/api/accounts/{account.id}").json()["account"]["available"] == "50.00"
+    entry = LogEntry.objects.get(object_id=str(account.id))
+    assert entry.user == system_user
+    assert entry.change_message == (
+        "Limits changed: overdraftLimit none → 50.00, dailyDebitCount none → 7, maxBalance none → 1000.50, "
+        "perTransferMax 1.00 → none. Reason: set through PATCH /api/accounts/{id}/limits"
+    )
 
 
 def test_others_cannot_set_limits_or_see_them(auth_client, other_client, user):

@@ -161,3 +161,24 @@ def test_the_database_refuses_a_balance_below_the_overdraft_floor(user):
         Account.objects.filter(id=account.id).update(balance=-501)
     with pytest.raises(IntegrityError, match="account_limits_non_negative"), transaction.atomic():
         Account.objects.filter(id=account.id).update(max_balance=-1)
+
+
+def test_a_capture_checks_only_the_destinations_max_balance_again(user, other_user):
+    from decimal import Decimal as D
+
+    from tests.factories import hold
+    from transactions.holds import hold_capture
+
+    source = funded_account("100.00", owner=user)
+    target = AccountFactory(owner=other_user)
+    first, second = hold(source, target, "30.00", "h1"), hold(source, target, "30.00", "h2")
+    limit(source, per_transfer_max=100)  # lowered after the holds: they stand
+    limit(target, max_balance=4000)
+
+    assert hold_capture(initiator=user, hold_id=first.id, idempotency_key="c1").hold.status == "CAPTURED"
+    with pytest.raises(LimitExceededError) as refused:
+        hold_capture(initiator=user, hold_id=second.id, idempotency_key="c2", amount=D("10.01"))
+
+    assert "details" not in refused.value.extra  # the destination is not the capturer's
+    assert Hold.objects.get(id=second.id).status == "PENDING"
+    assert_ledger_ok()
