@@ -1,10 +1,12 @@
 from django.contrib import admin
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from ledger_project.admin_actions import OperatorInputMixin, reason_action
 from ledger_project.admin_display import admin_link, money_display, short_id
 
+from .admin_limits import account_limits_view
+from .limits import limits_json
 from .models import Account
 from .services import account_close, account_freeze, account_unfreeze
 
@@ -38,6 +40,7 @@ class AccountAdmin(OperatorInputMixin, admin.ModelAdmin):
         "entries_link",
         "transactions_link",
         "holds_link",
+        "limits_display",
         "created_at",
         "updated_at",
     ]
@@ -100,6 +103,18 @@ class AccountAdmin(OperatorInputMixin, admin.ModelAdmin):
     def holds_link(self, obj):
         url = reverse("admin:transactions_hold_changelist")
         return format_html('<a href="{}?q={}">Holds on this account</a>', url, obj.pk)
+
+    @admin.display(description="limits")
+    def limits_display(self, obj):
+        if obj.is_system:
+            return "none (funding account)"
+        shown = ", ".join(f"{name} {value}" for name, value in limits_json(obj).items() if value is not None)
+        url = reverse("admin:accounts_account_limits", args=[obj.pk])
+        return format_html('{} · <a href="{}">Set limits</a>', shown or "none", url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request, object_id: account_limits_view(self, request, object_id))
+        return [path("<path:object_id>/limits/", view, name="accounts_account_limits"), *super().get_urls()]
 
     def has_add_permission(self, request):
         return False

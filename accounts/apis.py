@@ -3,13 +3,14 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from authn.exceptions import NotSystemUserError
 from ledger_project.pagination import KeysetPagination
 from ledger_project.schema import error_responses
 
 from . import serializers as s
-from .exceptions import AccountLimitReachedError
+from .exceptions import AccountLimitReachedError, AccountNotFoundError
 from .selectors import account_get, account_list
-from .services import account_open
+from .services import account_limits_set, account_open
 
 
 class AccountPagination(KeysetPagination):
@@ -51,3 +52,25 @@ class AccountBalanceApi(APIView):
     def get(self, request, account_id):
         account = account_get(owner=request.user, account_id=account_id)
         return Response(s.AccountBalanceOutputSerializer(account).data)
+
+
+# The API takes no reason; the history names the route, and LogEntry the system user.
+LIMITS_API_REASON = "set through PATCH /api/accounts/{id}/limits"
+
+
+class AccountLimitsApi(APIView):
+    """System users set an account's limits (operators also do it in the admin)."""
+
+    @extend_schema(
+        request=s.AccountLimitsInputSerializer,
+        responses={200: s.AccountLimitsOutputSerializer, **error_responses(NotSystemUserError, AccountNotFoundError)},
+    )
+    def patch(self, request, account_id):
+        if not request.user.is_system:
+            raise NotSystemUserError()
+        serializer = s.AccountLimitsInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account, _ = account_limits_set(
+            account_id=account_id, changes=serializer.validated_data, actor=request.user, reason=LIMITS_API_REASON
+        )
+        return Response(s.AccountLimitsOutputSerializer(account).data)

@@ -40,3 +40,17 @@ def max_transfer_amount_check(app_configs, **kwargs):
                 )
             )
     return errors
+
+
+@register()
+def default_limits_check(app_configs, **kwargs):
+    """A default limit that does not parse would make every account opening a 500."""
+    from .limits import limits_default  # the check runs before models are importable elsewhere
+
+    errors = []
+    for code in filter(is_iso_currency, settings.SUPPORTED_CURRENCIES):
+        try:
+            limits_default(code)
+        except ValueError as exc:
+            errors.append(Error(f"ACCOUNT_DEFAULT_LIMITS for {code}: {exc}", id="accounts.E005"))
+    return errors

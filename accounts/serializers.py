@@ -4,6 +4,8 @@ from rest_framework.fields import get_attribute
 
 from ledger_project import fields
 
+from .limits import limits_json
+from .models import LIMIT_FIELDS
 from .money import format_minor
 
 MONEY_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "example": "500.00"}
@@ -59,9 +61,44 @@ class AccountOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     balance = MoneyField()
     held = MoneyField(help_text="The PENDING holds on it.")
-    available = MoneyField(help_text="What it can spend now: balance − held.")
+    available = MoneyField(help_text="What it can spend now: balance − held + overdraft limit.")
+    # Only the owner is ever shown an account's JSON (account_get filters by owner).
+    limits = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "description": "Limits set by operators: amounts as decimal strings, dailyDebitCount a number; null = none.",
+            "properties": {name: {"type": ["string", "integer", "null"]} for name in LIMIT_FIELDS.values()},
+        }
+    )
+    def get_limits(self, account) -> dict:
+        return limits_json(account)
+
+
+class AccountLimitsInputSerializer(serializers.Serializer):
+    """Any of the limits (JSON names); null clears one. Values are parsed in the account's
+    currency by the service (accounts.limits.limit_parse), which knows it."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict) or not data:
+            raise serializers.ValidationError({"limits": ["Send an object with at least one limit."]})
+        columns = {json_name: column for column, json_name in LIMIT_FIELDS.items()}
+        unknown = sorted(set(data) - set(columns))
+        if unknown:
+            raise serializers.ValidationError({name: ["Not a limit."] for name in unknown})
+        return {columns[name]: value for name, value in data.items()}
+
+
+class AccountLimitsOutputSerializer(serializers.Serializer):
+    accountId = serializers.UUIDField(source="id")
+    currency = serializers.CharField()
+    limits = serializers.SerializerMethodField()
+
+    def get_limits(self, account) -> dict:
+        return limits_json(account)
 
 
 class AccountWrapperSerializer(serializers.Serializer):

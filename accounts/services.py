@@ -1,18 +1,22 @@
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 from django.utils import timezone
 
 from authn.models import User
+from ledger_project.exceptions import InvalidInputError
 
 from .exceptions import (
     AccountHasOpenHoldsError,
     AccountLimitReachedError,
     AccountNotEmptyError,
+    AccountNotFoundError,
     AccountStatusConflictError,
     UnsupportedCurrencyError,
 )
-from .models import Account
-from .money import is_supported_currency
+from .limits import limit_parse, limits_change_message, limits_default
+from .models import LIMIT_FIELDS, Account
+from .money import format_minor, is_supported_currency
 
 
 def account_open(*, owner: User, currency: str | None = None) -> Account:
@@ -29,7 +33,55 @@ def account_open(*, owner: User, currency: str | None = None) -> Account:
         User.objects.select_for_update(no_key=True).values("id").get(id=owner.id)
         if Account.objects.filter(owner=owner, is_system=False).count() >= settings.MAX_ACCOUNTS_PER_USER:
             raise AccountLimitReachedError()
-        return Account.objects.create(owner=owner, currency=currency)
+        return Account.objects.create(owner=owner, currency=currency, **limits_default(currency))
+
+
+def account_limits_set(
+    *, account_id, changes: dict, actor: User | None = None, reason: str = ""
+) -> tuple[Account, dict]:
+    """Set some of a customer account's limits (`changes`: column -> request value, None
+    clearing it); returns the account and `{column: (old, new)}` of what changed. With an
+    `actor` (the admin and the API always give one), a change is logged in the account's admin
+    history (LogEntry: who, when, each limit's old and new value, why) in the same transaction.
+    Under the account's row lock, which every write takes: the change binds the next
+    write, never rewrites the past. An overdraft limit below what the account already uses of it
+    is refused (the CHECK would fail): lowering the others below current use just declines
+    further debits."""
+    # Imported here: transactions' services import this module (funding_account_ensure).
+    from transactions.usage import has_window_limit, usage_drop, usage_seed
+
+    with transaction.atomic():
+        account = Account.objects.select_for_update().filter(id=account_id, is_system=False).first()
+        if account is None:
+            raise AccountNotFoundError()
+        errors, new = {}, {}
+        for column, value in changes.items():
+            try:
+                new[column] = limit_parse(column, value, account.currency)
+            except ValueError as exc:
+                errors[LIMIT_FIELDS[column]] = [str(exc)]
+        overdraft = new.get("overdraft_limit", account.overdraft_limit) or 0
+        if not errors and account.balance - account.held < -overdraft:
+            in_use = format_minor(account.held - account.balance, account.currency)
+            errors["overdraftLimit"] = [f"The account already uses {in_use} of overdraft: set at least that."]
+        if errors:
+            raise InvalidInputError(errors=errors)
+        changed = {column: (getattr(account, column), value) for column, value in new.items()}
+        changed = {column: pair for column, pair in changed.items() if pair[0] != pair[1]}
+        had_window_limit = has_window_limit(account)
+        for column, (_, value) in changed.items():
+            setattr(account, column, value)
+        if changed:
+            account.save(update_fields=[*changed, "updated_at"])
+        # Usage rows exist exactly while a window limit does (transactions/usage.py).
+        if has_window_limit(account) and not had_window_limit:
+            usage_seed(account, timezone.now())
+        elif had_window_limit and not has_window_limit(account):
+            usage_drop(account)
+        if changed and actor is not None:
+            message = limits_change_message(account, changed, reason)
+            LogEntry.objects.log_actions(actor.id, [account], CHANGE, message, single_object=True)
+    return account, changed
 
 
 def account_freeze(*, account_id) -> Account:

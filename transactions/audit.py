@@ -56,8 +56,8 @@ CHECKS = [
         """,
     ),
     (
-        "no non-system account below zero",
-        "SELECT id FROM accounts_account WHERE NOT is_system AND balance < 0",
+        "no customer account below its overdraft floor (balance >= -overdraft_limit)",
+        "SELECT id FROM accounts_account WHERE NOT is_system AND balance < -COALESCE(overdraft_limit, 0)",
     ),
     (
         "a REVERSED transaction has exactly one completed reversal, and only REVERSED ones have one",
@@ -78,8 +78,11 @@ CHECKS = [
         """,
     ),
     (
-        "held never negative, and no customer account's available (balance - held) below zero",
-        "SELECT id FROM accounts_account WHERE held < 0 OR (NOT is_system AND balance - held < 0)",
+        "held never negative, and no customer account's available (balance - held) below -overdraft_limit",
+        """
+        SELECT id FROM accounts_account
+        WHERE held < 0 OR (NOT is_system AND balance - held < -COALESCE(overdraft_limit, 0))
+        """,
     ),
     (
         "a CAPTURED hold has its capture, of its captured amount, no more than it held; no other hold has one",
@@ -90,6 +93,28 @@ CHECKS = [
            OR t.amount > h.amount OR t.amount <> h.captured_amount
            OR t.from_account_id <> h.from_account_id OR t.to_account_id <> h.to_account_id
            OR t.kind <> 'TRANSFER' OR t.status NOT IN ('COMPLETED', 'REVERSED')
+        """,
+    ),
+    (
+        "each usage row equals the transfers (not from a hold) and PENDING or CAPTURED holds it counts in its window",
+        """
+        SELECT u.id FROM accounts_accountusage u
+        CROSS JOIN LATERAL (
+            SELECT u.starts_on::timestamp AT TIME ZONE 'UTC' AS starts,
+                   (u.starts_on + CASE WHEN u."window" = 'DAY' THEN interval '1 day' ELSE interval '1 month' END)
+                       ::timestamp AT TIME ZONE 'UTC' AS ends
+        ) w
+        CROSS JOIN LATERAL (
+            SELECT COALESCE(SUM(c.amount), 0) AS amount, COUNT(*) AS n FROM (
+                SELECT amount, created_at FROM transactions_transaction
+                WHERE from_account_id = u.account_id AND kind = 'TRANSFER' AND hold_id IS NULL
+                  AND status IN ('COMPLETED', 'REVERSED')
+                UNION ALL
+                SELECT amount, created_at FROM transactions_hold
+                WHERE from_account_id = u.account_id AND status IN ('PENDING', 'CAPTURED')
+            ) c WHERE c.created_at >= w.starts AND c.created_at < w.ends
+        ) counted
+        WHERE u.amount <> counted.amount OR u.count <> counted.n
         """,
     ),
     (

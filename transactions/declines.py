@@ -6,7 +6,8 @@ from accounts.models import Account
 from accounts.money import format_minor
 from accounts.serializers import viewer_owns
 
-from .exceptions import AccountInactiveError, InsufficientFundsError
+from .exceptions import AccountInactiveError, InsufficientFundsError, LimitExceededError
+from .limits import limit_breach
 
 
 def balances_json(accounts, *, viewer) -> dict:
@@ -34,7 +35,16 @@ def decline_details(code: str, *, debit: Account, credit: Account, amount: int, 
             "available": format_minor(debit.available, debit.currency),
             "requested": format_minor(amount, debit.currency),
             "shortfall": format_minor(amount - debit.available, debit.currency),
+            # The floor `available` counts down to: minus the overdraft limit (0 when none is set).
+            "overdraftLimit": format_minor(debit.overdraft_limit or 0, debit.currency),
         }
+    if code == LimitExceededError.code:
+        # Recomputed from the rows: on a replay they are read again, and a limit changed since
+        # (or one no longer exceeded) gives no details rather than wrong ones.
+        breach = limit_breach(debit, credit, amount)
+        if breach is None or not viewer_owns({"viewer": viewer}, breach.account):
+            return None
+        return breach.details()
     if code == AccountInactiveError.code:
         return inactive_details((debit, credit), viewer=viewer)
     return None

@@ -79,8 +79,19 @@ class TransactionNotFoundError(NotFoundError):
     message = "Transaction not found."
 
 
+class LimitExceededError(ApplicationError):
+    """A limit an operator set on an account (transactions/limits.py) refuses the write."""
+
+    status_code = 422
+    code = "limit_exceeded"
+    message = "This transaction would exceed a limit set on an account."
+
+
 # A FAILED transaction's failure_reason is the code of the decline that failed it.
-DECLINES = {error.code: error for error in (InsufficientFundsError, AccountInactiveError, AmountOutOfRangeError)}
+DECLINES = {
+    error.code: error
+    for error in (InsufficientFundsError, AccountInactiveError, AmountOutOfRangeError, LimitExceededError)
+}
 
 
 class HoldNotFoundError(NotFoundError):

@@ -3,13 +3,14 @@
 `available` is `balance − held + overdraft_limit` (accounts.models.Account.available). Expiry is
 exact: a PENDING hold whose `expires_at` has passed counts for nothing, even before beat's
 `holds_expire` sweeps it. Sweeping those here, only when they are what stands between the
-request and its funds, keeps the common path free of any extra statement.
+request and its funds, keeps the common path free of any extra statement. The sweep gives the
+holds' usage back, as every expiry does.
 """
 
 from django.db import connection
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, AccountUsage
 
 from .models import Hold
 
@@ -25,7 +26,21 @@ EXPIRED_RELEASE_SQL = f"""
     ), marked AS (
         UPDATE {Hold._meta.db_table} AS hold SET status = 'EXPIRED', updated_at = %(now)s
         FROM expired WHERE hold.id = expired.id
-        RETURNING hold.amount
+        RETURNING hold.amount, hold.created_at
+    ), usage_given_back AS (
+        -- Their share back to the usage windows they were counted in: a no-op for an account
+        -- that keeps no usage rows (transactions/usage.py).
+        UPDATE {AccountUsage._meta.db_table} AS usage
+        SET amount = usage.amount - back.amount, count = usage.count - back.holds
+        FROM (
+            SELECT window_start.kind, window_start.starts_on, SUM(marked.amount) AS amount, COUNT(*) AS holds
+            FROM marked CROSS JOIN LATERAL (VALUES
+                ('DAY', (marked.created_at AT TIME ZONE 'UTC')::date),
+                ('MONTH', date_trunc('month', marked.created_at AT TIME ZONE 'UTC')::date)
+            ) AS window_start (kind, starts_on)
+            GROUP BY 1, 2
+        ) AS back
+        WHERE usage.account_id = %(account)s AND usage."window" = back.kind AND usage.starts_on = back.starts_on
     )
     UPDATE {Account._meta.db_table} SET held = held - (SELECT COALESCE(SUM(amount), 0) FROM marked)
     WHERE id = %(account)s

@@ -28,8 +28,10 @@ from .exceptions import (
     HoldNotPendingError,
     IdempotencyKeyReusedError,
     InsufficientFundsError,
+    LimitExceededError,
 )
 from .funds import funds_cover
+from .limits import limit_breach, max_balance_breach
 from .models import Hold, IdempotencyKey, Transaction, entries_prefetch
 from .services import (
     _idempotency_claim,
@@ -39,6 +41,7 @@ from .services import (
     minor_units,
     transfer_accounts_resolve,
 )
+from .usage import has_window_limit, usage_add, usage_give_back, usage_read
 
 HOLD, CAPTURE, VOID = "HOLD", "CAPTURE", "VOID"  # what a key was used for (its fingerprint's head)
 
@@ -71,8 +74,11 @@ def hold_create(
             return _replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
         locked = _lock_accounts(source.id, target.id)
         debit, credit = locked[source.id], locked[target.id]
-        failure = _create_decline_reason(debit, credit, amount)
         now = timezone.now()
+        counts_usage = has_window_limit(debit)  # a hold counts toward usage when created
+        if counts_usage:
+            usage_read(debit, now)
+        failure = _create_decline_reason(debit, credit, amount)
         hold = Hold.objects.create(
             from_account=debit,
             to_account=credit,
@@ -88,6 +94,8 @@ def hold_create(
         hold.capture_id = None
         if not failure:
             _held_add(debit, amount)
+            if counts_usage:
+                usage_add(debit, amount)
             hold_emails_enqueue(hold=hold, source=debit, source_owner=source.owner)
     return HoldWrite(hold, False, None, (debit, credit))
 
@@ -117,6 +125,12 @@ def hold_capture(*, initiator: User, hold_id, idempotency_key: str, amount: Deci
             raise AccountInactiveError(extra={"details": details} if details else None)
         if credit.balance + captured > BALANCE_MAX:
             raise AmountOutOfRangeError()
+        # The destination's maxBalance is checked again: its balance may have grown since the
+        # hold. The source's limits are not: they bound what it reserved, at hold time.
+        breach = max_balance_breach(credit, captured)
+        if breach is not None:
+            details = breach.details() if credit.owner_id == initiator.id else None
+            raise LimitExceededError(extra={"details": details} if details else None)
         # Released before the entries post: the CHECK balance − held ≥ 0 holds after each statement.
         _held_add(debit, -hold.amount)
         txn = Transaction(
@@ -152,6 +166,8 @@ def hold_void(*, initiator: User, hold_id, idempotency_key: str) -> HoldWrite:
         locked = _lock_accounts(hold.from_account_id, hold.to_account_id)
         debit, credit = locked[hold.from_account_id], locked[hold.to_account_id]
         _held_add(debit, -hold.amount)
+        if has_window_limit(debit):
+            usage_give_back(debit, hold)
         _hold_finish(hold, Hold.Status.VOIDED, void_idempotency=claim)
         hold.capture_id = None
     return HoldWrite(hold, False, None, (debit, credit))
@@ -174,7 +190,10 @@ def holds_expire(*, now=None, limit: int = 1000) -> int:
             if hold is None or not hold.is_expired(now):
                 continue  # captured, voided or swept meanwhile
             locked = _lock_accounts(hold.from_account_id, hold.to_account_id)
-            _held_add(locked[hold.from_account_id], -hold.amount)
+            debit = locked[hold.from_account_id]
+            _held_add(debit, -hold.amount)
+            if has_window_limit(debit):
+                usage_give_back(debit, hold)
             _hold_finish(hold, Hold.Status.EXPIRED)
             expired += 1
     return expired
@@ -184,6 +203,8 @@ def _create_decline_reason(debit: Account, credit: Account, amount: int) -> str:
     """Checked on the locked rows, inside hold_create's atomic block."""
     if debit.status != Account.Status.ACTIVE or credit.status != Account.Status.ACTIVE:
         return AccountInactiveError.code
+    if limit_breach(debit, credit, amount) is not None:
+        return LimitExceededError.code
     if not funds_cover(debit, amount):
         return InsufficientFundsError.code
     return ""

@@ -31,12 +31,15 @@ from .exceptions import (
     IdempotencyKeyReusedError,
     InsufficientFundsError,
     InvalidAccountError,
+    LimitExceededError,
     NotReversibleError,
     SameAccountError,
     TransactionNotFoundError,
 )
 from .funds import funds_cover
+from .limits import limit_breach
 from .models import IdempotencyKey, LedgerEntry, Transaction, entries_prefetch
+from .usage import has_window_limit, usage_add, usage_read
 
 Kind, Status = Transaction.Kind, Transaction.Status
 
@@ -156,8 +159,9 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
     - A balance equals its entries and its newest `balance_after`; money is conserved per
       currency: checks "account balance equals its entries", "... its newest entry's
       balance_after", "money is conserved".
-    - No customer account below zero: CHECK `account_balance_non_negative`; check "no
-      non-system account below zero".
+    - No customer account below its overdraft floor: CHECK `account_available_within_overdraft`
+      (balance − held ≥ −overdraft_limit); check "no customer account's available below its
+      overdraft floor".
     - Append-only: triggers `ledger_entry_append_only`, `ledger_entry_no_truncate`,
       `transaction_no_delete`, `transaction_no_truncate`, `transaction_money_immutable`.
     - One completed reversal per original: unique `transaction_one_completed_reversal`; check
@@ -181,6 +185,12 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
 
         locked = _lock_accounts(source.id, target.id)
         debit, credit = locked[source.id], locked[target.id]
+        now = timezone.now()
+        # Usage is read and counted only for an account with a daily or monthly limit (the
+        # default has none): the common transfer makes no statement for it.
+        counts_usage = kind == Kind.TRANSFER and has_window_limit(debit)
+        if counts_usage:
+            usage_read(debit, now)
         failure = _decline_reason(kind, debit, credit, amount)
         txn = Transaction(
             kind=kind,
@@ -206,7 +216,9 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
             )
             # Kept on the transaction for the response, so nothing after the commit needs the
             # database (a failure there would turn a stored write into a 503).
-            txn.entry_list = _post_completed(txn, debit, credit, emails)
+            txn.entry_list = _post_completed(txn, debit, credit, emails, now=now)
+            if counts_usage:
+                usage_add(debit, amount)
     return LedgerWrite(txn, False, (debit, credit))
 
 
@@ -272,13 +284,17 @@ def _lock_accounts(*account_ids) -> dict:
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
     """Checked on the locked rows (call inside the atomic block of `_ledger_write`). Reversals
     may touch FROZEN accounts (freezing is how operators stop fraud, and the reversal is the
-    remedy), never CLOSED ones. Funds are `available` (balance − held), never `balance`."""
+    remedy), never CLOSED ones. Funds are `available` (balance − held + overdraft limit), never
+    `balance`. Limits (transactions/limits.py) bind transfers only: funding and reversals are
+    operators' tools."""
     if kind == Kind.REVERSAL:
         inactive = Account.Status.CLOSED in (debit.status, credit.status)
     else:
         inactive = debit.status != Account.Status.ACTIVE or credit.status != Account.Status.ACTIVE
     if inactive:
         return AccountInactiveError.code
+    if kind == Kind.TRANSFER and limit_breach(debit, credit, amount) is not None:
+        return LimitExceededError.code
     if not funds_cover(debit, amount):
         return InsufficientFundsError.code
     # A funding account goes negative by all the money ever minted, a customer's balance up: past
@@ -313,14 +329,17 @@ POST_SQL = f"""
 """
 
 
-def _post_completed(txn: Transaction, debit: Account, credit: Account, emails: list[OutboxEmail]) -> list[LedgerEntry]:
+def _post_completed(
+    txn: Transaction, debit: Account, credit: Account, emails: list[OutboxEmail], *, now=None
+) -> list[LedgerEntry]:
     """The completed transaction (a transfer, funding, reversal or hold capture), its two entries,
     both balances, the original's REVERSED status (for a reversal) and the outbox rows, in ONE
     statement: each was a round trip of its own, and
     the ORM's cost per statement was most of the request's. The foreign keys are checked at the
     statement's end and the balanced-transaction trigger at commit, as before. Call inside the
-    atomic block of `_ledger_write`, on rows `_lock_accounts` returned, carrying their new balances."""
-    now = timezone.now()
+    atomic block of `_ledger_write`, on rows `_lock_accounts` returned, carrying their new balances.
+    `now` is the time usage was counted at, so the transaction lands in the same window."""
+    now = now or timezone.now()
     debit.updated_at = credit.updated_at = txn.created_at = txn.updated_at = now
     with connection.cursor() as cursor:
         cursor.execute(

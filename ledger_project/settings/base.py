@@ -296,6 +296,17 @@ try:
 except ArithmeticError as exc:
     raise ImproperlyConfigured("MAX_TRANSFER_AMOUNT must be a decimal number, like 1000000000.00.") from exc
 MAX_ACCOUNTS_PER_USER = env.int("MAX_ACCOUNTS_PER_USER", default=20)
+# Limits every new customer account starts with (API.md, "Limits and simple fraud rules"):
+# amounts as decimal text in the account's currency, the daily count a whole number; unset means
+# none. Operators change them per account afterwards. Checked at start-up by accounts.checks.
+ACCOUNT_DEFAULT_LIMITS = {
+    "overdraft_limit": env("ACCOUNT_DEFAULT_OVERDRAFT_LIMIT", default=None),
+    "max_balance": env("ACCOUNT_DEFAULT_MAX_BALANCE", default=None),
+    "per_transfer_max": env("ACCOUNT_DEFAULT_PER_TRANSFER_MAX", default=None),
+    "daily_debit_amount": env("ACCOUNT_DEFAULT_DAILY_DEBIT_AMOUNT", default=None),
+    "daily_debit_count": env.int("ACCOUNT_DEFAULT_DAILY_DEBIT_COUNT", default=None),
+    "monthly_debit_amount": env("ACCOUNT_DEFAULT_MONTHLY_DEBIT_AMOUNT", default=None),
+}
 # A hold's `expiresIn` (seconds): API.md's 60..2592000, default 7 days. Only the bank check's
 # stack lowers the minimum, so that it can watch holds expire within a short run.
 HOLD_MIN_EXPIRES_IN_SECONDS = env.int("HOLD_MIN_EXPIRES_IN_SECONDS", default=60)

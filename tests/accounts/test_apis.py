@@ -11,6 +11,16 @@ ACCOUNTS = "/api/accounts"
 NOT_FOUND = {"message": AccountNotFoundError.message, "code": "not_found"}
 
 
+LIMIT_NAMES = (
+    "overdraftLimit",
+    "maxBalance",
+    "perTransferMax",
+    "dailyDebitAmount",
+    "dailyDebitCount",
+    "monthlyDebitAmount",
+)
+
+
 def account_json(account):
     return {
         "id": str(account.id),
@@ -19,6 +29,7 @@ def account_json(account):
         "balance": "0.00",
         "held": "0.00",
         "available": "0.00",
+        "limits": dict.fromkeys(LIMIT_NAMES),
         "createdAt": account.created_at.isoformat().replace("+00:00", "Z"),
         "updatedAt": account.updated_at.isoformat().replace("+00:00", "Z"),
     }

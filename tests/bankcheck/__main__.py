@@ -7,7 +7,9 @@
    (or the one on `--redis-port`, whose `--redis-dbs` it uses and never flushes). No Celery worker.
 2. Setup, through the project's own services: a system user, one user per client with two INR
    accounts and a JWT each, every account funded with `--funding` through the HTTP initial-funds
-   endpoint.
+   endpoint. `--limits` then sets limits on every other client's first account (through the
+   service operators use); their declines (422 `limit_exceeded`, a FAILED transaction or hold)
+   are definite outcomes like `insufficient_funds`, and ledger_verify checks the usage rows.
 3. Load: each client thread, on its own persistent HTTP connection, sends random transfers from
    its accounts to any client account (fresh idempotency key each) and full-balance reads, for
    `--seconds`. Every transfer is kept with its key, body and outcome: ok (201), failed (4xx:
@@ -38,7 +40,7 @@ from accounts.money import PLAIN_DECIMAL, to_minor
 from tests.stack import Stack, StackError
 
 from .checks import ledger_check, money, report
-from .client import CURRENCY, ClientLog, SetupError, client_run, finals_assign, world_create
+from .client import CURRENCY, ClientLog, SetupError, client_run, finals_assign, limits_apply, world_create
 from .nemesis import CHECKER_APPLICATION_NAME, Nemesis
 
 
@@ -68,6 +70,11 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--read-ratio", type=float, default=0.2, help="share of requests that are balance reads (default 0.2)"
+    )
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="set a per-transfer maximum (half of --max-amount) and daily amount (half of --funding) and count (20) limits on every other client's first account",
     )
     parser.add_argument(
         "--hold-ratio",
@@ -177,6 +184,14 @@ def bank_check(stack: Stack, args) -> bool:
         f"setup       {args.clients} clients x 2 {CURRENCY} accounts, {money(args.funding)} each through initial-funds: "
         f"funded {money(world.total_funded)} ({time.monotonic() - started:.1f} s)"
     )
+    if args.limits:
+        limited = limits_apply(
+            world, per_transfer_max=args.max_amount // 2, daily_amount=args.funding // 2, daily_count=20
+        )
+        print(
+            f"limits      {limited} accounts: perTransferMax {money(args.max_amount // 2)}, "
+            f"dailyDebitAmount {money(args.funding // 2)}, dailyDebitCount 20"
+        )
     print(
         f"load        {args.seconds:g} s, {args.clients} clients, {1 - args.read_ratio - args.hold_ratio:.0%} transfers "
         f"(up to {money(args.max_amount)}) / {args.hold_ratio:.0%} holds, captures and voids / {args.read_ratio:.0%} reads, timeout {args.timeout:g} s, nemesis {'on' if args.nemesis else 'off'}, seed {args.seed}",

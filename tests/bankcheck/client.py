@@ -17,7 +17,10 @@ from accounts.money import format_minor
 CURRENCY = "INR"
 BALANCE_TEXT = re.compile(r"\A(0|[1-9][0-9]*)\.[0-9]{2}\Z")  # INR: exactly two places, no sign
 # 422 codes that store a FAILED transaction (the key is spent); any other 422 stores nothing.
-DECLINE_CODES = {"insufficient_funds", "account_inactive"}
+DECLINE_CODES = {"insufficient_funds", "account_inactive", "limit_exceeded"}
+# What a transfer between active client accounts may be declined with: funds, or a limit that
+# `--limits` set (never returned without it).
+TRANSFER_DECLINE_CODES = {"insufficient_funds", "limit_exceeded"}
 TRANSFER_PATH = "/api/transactions"
 HOLDS_PATH = "/api/holds"
 # A hold's expiresIn: some expire within the run (the stack lowers HOLD_MIN_EXPIRES_IN_SECONDS to
@@ -277,7 +280,7 @@ def transfer_send(
     elif (
         outcome == "ok"
         or (outcome == "failed" and reply.status not in (422, 429))
-        or (reply.status == 422 and reply.code != "insufficient_funds")
+        or (reply.status == 422 and reply.code not in TRANSFER_DECLINE_CODES)
     ):
         # A fresh key cannot replay (200), and a valid body is never a 400/401/403/404/409.
         log.unexpected.append(f"{key}: {reply.status} {reply.code}")
@@ -413,3 +416,21 @@ def finals_assign(logs: list[ClientLog], world: World, timeout: float, budget: f
                     unexpected.append(f"{t.key}: retry answered {reply.status} {reply.code}")
     conn.close()
     return unexpected
+
+
+def limits_apply(world: World, *, per_transfer_max: int, daily_amount: int, daily_count: int) -> int:
+    """`--limits`: every other client's first account gets a per-transfer maximum and daily
+    amount and count limits, through the service operators use; returns how many accounts."""
+    from accounts.services import account_limits_set  # Django is set up by the time this runs
+
+    limited = [customer.accounts[0] for customer in world.customers[::2]]
+    for account_id in limited:
+        account_limits_set(
+            account_id=account_id,
+            changes={
+                "per_transfer_max": money_text(per_transfer_max),
+                "daily_debit_amount": money_text(daily_amount),
+                "daily_debit_count": daily_count,
+            },
+        )
+    return len(limited)

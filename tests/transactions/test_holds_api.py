@@ -101,7 +101,7 @@ def test_a_declined_hold_is_422_with_details_and_replays(auth_client, user, sour
     assert first.status_code == again.status_code == 422
     declined = Hold.objects.get(idempotency__key="too-much")
     details = {"accountId": str(source.id), "currency": "INR", "available": "40.00"}
-    details |= {"requested": "50.00", "shortfall": "10.00"}
+    details |= {"requested": "50.00", "shortfall": "10.00", "overdraftLimit": "0.00"}
     assert first.json() == error(InsufficientFundsError, hold=hold_json(declined, viewer=user), details=details)
     assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
     assert declined.status == "FAILED"

@@ -60,7 +60,7 @@ def test_replay_of_a_decline(auth_client, user, source, target):
     assert again.json() == first.json()
     txn = transfers().get()
     details = {"accountId": str(source.id), "currency": "INR", "available": "100.00"}
-    details |= {"requested": "500.00", "shortfall": "400.00"}
+    details |= {"requested": "500.00", "shortfall": "400.00", "overdraftLimit": "0.00"}
     assert again.json() == decline_json(InsufficientFundsError, txn, viewer=user, details=details)
     assert txn.status == Transaction.Status.FAILED
 

@@ -299,6 +299,7 @@ def test_insufficient_funds(auth_client, user, source, target):
         "available": "100.00",
         "requested": "100.01",
         "shortfall": "0.01",
+        "overdraftLimit": "0.00",
     }
     assert response.json() == decline_json(InsufficientFundsError, txn, viewer=user, details=details)
     body = response.json()["transaction"]
