@@ -140,6 +140,22 @@ class TransferCreateApi(APIView):
         return ledger_write_response(request, result, created_message=TRANSFER_COMPLETED)
 
 
+def filtered_page_response(view, request, *, filters_class, selector, output_class) -> Response:
+    """A list route's GET (transactions, holds): `?account=` and `?status=` validated, the
+    selector's rows for the caller, one cursor page of them as the caller may see them."""
+    # A plain dict, not the QueryDict: DRF reads `?status=` from a form-like QueryDict as absent.
+    filters = filters_class(data=request.query_params.dict())
+    filters.is_valid(raise_exception=True)
+    queryset = selector(
+        user=request.user,
+        account_id=filters.validated_data.get("account"),
+        status=filters.validated_data.get("status"),
+    )
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(output_class(page, many=True, context={"viewer": request.user}).data)
+
+
 class TransactionListApi(APIView):
     pagination_class = TransactionPagination
 
@@ -147,18 +163,13 @@ class TransactionListApi(APIView):
         parameters=[s.TransactionFilterSerializer], responses={200: s.TransactionOutputSerializer(many=True)}
     )
     def get(self, request):
-        # A plain dict, not the QueryDict: DRF reads `?status=` from a form-like QueryDict as absent.
-        filters = s.TransactionFilterSerializer(data=request.query_params.dict())
-        filters.is_valid(raise_exception=True)
-        queryset = transaction_list(
-            user=request.user,
-            account_id=filters.validated_data.get("account"),
-            status=filters.validated_data.get("status"),
+        return filtered_page_response(
+            self,
+            request,
+            filters_class=s.TransactionFilterSerializer,
+            selector=transaction_list,
+            output_class=s.TransactionOutputSerializer,
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        data = s.TransactionOutputSerializer(page, many=True, context={"viewer": request.user}).data
-        return paginator.get_paginated_response(data)
 
 
 # `/api/transactions`: GET lists, POST transfers. One URL needs one view; the two operations stay

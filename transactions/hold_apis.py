@@ -11,7 +11,7 @@ from ledger_project.schema import error_responses
 from ledger_project.throttling import ScopedRateThrottle
 
 from . import serializers as s
-from .apis import IDEMPOTENCY_HEADER, idempotency_key
+from .apis import IDEMPOTENCY_HEADER, filtered_page_response, idempotency_key
 from .declines import balances_json, decline_details
 from .exceptions import (
     DECLINES,
@@ -107,18 +107,9 @@ class HoldListApi(APIView):
         responses={200: s.HoldOutputSerializer(many=True)},
     )
     def get(self, request):
-        # A plain dict, not the QueryDict (as the transaction list: `?status=` must be seen).
-        filters = s.HoldFilterSerializer(data=request.query_params.dict())
-        filters.is_valid(raise_exception=True)
-        queryset = hold_list(
-            user=request.user,
-            account_id=filters.validated_data.get("account"),
-            status=filters.validated_data.get("status"),
+        return filtered_page_response(
+            self, request, filters_class=s.HoldFilterSerializer, selector=hold_list, output_class=s.HoldOutputSerializer
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        data = s.HoldOutputSerializer(page, many=True, context={"viewer": request.user}).data
-        return paginator.get_paginated_response(data)
 
 
 # `/api/holds`: GET lists, POST creates; one URL needs one view (as TransactionsApi).
