@@ -31,11 +31,10 @@ SELECT u."password", u.last_login, u.is_superuser, u.id AS uid, u.email AS src_e
  ORDER BY u.id LIMIT 1
 \gset
 
--- 3. Both accounts with their owners, before any lock (transfer_create: ownership, currency).
-SELECT a.id, a.owner_id, a.currency, a.status, a.balance, a.is_system, a.created_at, a.updated_at,
-       u."password", u.last_login, u.is_superuser, u.id, u.email, u.name, u.is_system, u.is_staff, u.is_active, u.date_joined
-  FROM accounts_account a INNER JOIN authn_user u ON (a.owner_id = u.id)
- WHERE a.id IN (':src'::uuid, ':dst'::uuid);
+-- 3. Both accounts with their owners' email and name, before any lock (transfer_accounts_resolve: ownership, currency).
+SELECT account.*, owner.email AS owner_email, owner.name AS owner_name
+  FROM accounts_account AS account JOIN authn_user AS owner ON owner.id = account.owner_id
+ WHERE account.id IN (':src'::uuid, ':dst'::uuid);
 
 BEGIN;
 
