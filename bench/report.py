@@ -220,7 +220,7 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         f"{env['statement_depth']:,} entries deep |",
         "| seeding | " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in seed["timings"].items()) + " |",
         f"| load | wrk (one keep-alive connection per client, closed loop, a fresh idempotency key per write) and pgbench "
-        f"(simple protocol); {args.seconds:g} s per run after a {args.warmup:g} s warm-up per scenario; "
+        f"(prepared statements); {args.seconds:g} s per run after a {args.warmup:g} s warm-up per scenario; "
         f"whole run {env.get('total_minutes', 0):.1f} min |",
         "",
         "## Results",
