@@ -20,6 +20,7 @@ from accounts.services import funding_account_ensure
 from authn.exceptions import NotSystemUserError
 from authn.models import User
 from ledger_project.exceptions import InvalidInputError
+from ledger_project.rows import model_rows
 from notifications.emails import transaction_emails
 from notifications.models import OutboxEmail
 
@@ -76,7 +77,7 @@ def transfer_create(
 def transfer_accounts_resolve(*, initiator: User, from_account_id, to_account_id) -> tuple[Account, Account]:
     """Both sides of a transfer or hold, with their owners, checked before any lock: the source
     is the initiator's, both are customer accounts of one currency."""
-    accounts = {account.id: account for account in Account.objects.raw(RESOLVE_SQL, [from_account_id, to_account_id])}
+    accounts = {account.id: account for account in model_rows(Account, RESOLVE_SQL, [from_account_id, to_account_id])}
     source, target = accounts.get(from_account_id), accounts.get(to_account_id)
     # One error for "not yours" and "does not exist": the answer must not reveal which ids exist.
     # Funding accounts are not transfer endpoints: money enters only through funding_create.
@@ -95,8 +96,8 @@ def transfer_accounts_resolve(*, initiator: User, from_account_id, to_account_id
     return source, target
 
 
-# Both sides and the email and name of their owners, in one query. Plain SQL, as LOCK_SQL below:
-# select_related().in_bulk() cost several times the query's own time in Python.
+# Both sides and the email and name of their owners, in one query. Plain SQL (ledger_project.rows),
+# as LOCK_SQL below: select_related().in_bulk() cost several times the query's own time in Python.
 RESOLVE_SQL = f"""
     SELECT account.*, owner.email AS owner_email, owner.name AS owner_name
     FROM {Account._meta.db_table} AS account JOIN {User._meta.db_table} AS owner ON owner.id = account.owner_id
@@ -293,7 +294,7 @@ LOCK_SQL = f"SELECT * FROM {Account._meta.db_table} WHERE id = ANY(%s) ORDER BY 
 
 def _lock_accounts(*account_ids) -> dict:
     """Both accounts, locked. Call inside the atomic block of `_ledger_write`."""
-    return {account.id: account for account in Account.objects.raw(LOCK_SQL, [list(account_ids)])}
+    return {account.id: account for account in model_rows(Account, LOCK_SQL, [list(account_ids)])}
 
 
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
