@@ -1,13 +1,17 @@
 from django.db.models import QuerySet
 
 from authn.models import User
+from ledger_project.metadata import metadata_filter_q
 
 from .exceptions import AccountNotFoundError
 from .models import Account
 
 
-def account_list(*, owner: User) -> QuerySet[Account]:
-    return Account.objects.filter(owner=owner).order_by("created_at", "id")
+def account_list(*, owner: User, metadata: dict | None = None) -> QuerySet[Account]:
+    accounts = Account.objects.filter(owner=owner)
+    if metadata:
+        accounts = accounts.filter(metadata_filter_q(metadata))
+    return accounts.order_by("created_at", "id")
 
 
 def account_get(*, owner: User, account_id) -> Account:

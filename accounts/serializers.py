@@ -3,6 +3,7 @@ from rest_framework import serializers
 from rest_framework.fields import get_attribute
 
 from ledger_project import fields
+from ledger_project.metadata import MetadataErrorsMixin, MetadataField
 
 from .limits import limits_json
 from .models import LIMIT_FIELDS
@@ -50,9 +51,24 @@ class OwnMoneyField(MoneyField):
         return super().get_attribute(instance)
 
 
-class AccountOpenInputSerializer(serializers.Serializer):
-    # Only the currency is the client's to choose; owner, status and balance are not (API3).
+class AccountOpenInputSerializer(MetadataErrorsMixin, serializers.Serializer):
+    # Only the currency and labels are the client's to choose; owner, status and balance are not (API3).
     currency = fields.CharField(max_length=3, required=False)
+    metadata = MetadataField()
+
+
+class AccountMetadataInputSerializer(MetadataErrorsMixin, serializers.Serializer):
+    """`PATCH /api/accounts/{id}`: the whole metadata object, replacing the one stored."""
+
+    metadata = MetadataField(required=True)
+
+    def validate(self, attrs):
+        # Only the labels change here; a body naming anything else (a balance, a status) is a
+        # mistake worth a 400, not a silent partial success.
+        others = sorted(set(self.initial_data) - {"metadata"})
+        if others:
+            raise serializers.ValidationError({name: ["Only metadata can be changed here."] for name in others})
+        return attrs
 
 
 class AccountOutputSerializer(serializers.Serializer):
@@ -64,6 +80,7 @@ class AccountOutputSerializer(serializers.Serializer):
     available = MoneyField(help_text="What it can spend now: balance − held + overdraft limit.")
     # Only the owner is ever shown an account's JSON (account_get filters by owner).
     limits = serializers.SerializerMethodField()
+    metadata = MetadataField(read_only=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from accounts.selectors import account_get
 from authn.exceptions import NotSystemUserError
 from ledger_project.exceptions import InvalidInputError
+from ledger_project.metadata import metadata_filters
 from ledger_project.pagination import KeysetPagination
 from ledger_project.schema import error_responses
 from ledger_project.throttling import ScopedRateThrottle
@@ -136,13 +137,15 @@ class TransferCreateApi(APIView):
             to_account_id=data["toAccount"],
             amount=data["amount"],
             idempotency_key=idempotency_key(request, data),
+            metadata=data["metadata"],
         )
         return ledger_write_response(request, result, created_message=TRANSFER_COMPLETED)
 
 
 def filtered_page_response(view, request, *, filters_class, selector, output_class) -> Response:
-    """A list route's GET (transactions, holds): `?account=` and `?status=` validated, the
-    selector's rows for the caller, one cursor page of them as the caller may see them."""
+    """A list route's GET (transactions, holds): `?account=`, `?status=` and `?metadata[key]=`
+    validated, the selector's rows for the caller, one cursor page of them as the caller may see them."""
+    metadata = metadata_filters(request.query_params)
     # A plain dict, not the QueryDict: DRF reads `?status=` from a form-like QueryDict as absent.
     filters = filters_class(data=request.query_params.dict())
     filters.is_valid(raise_exception=True)
@@ -150,6 +153,7 @@ def filtered_page_response(view, request, *, filters_class, selector, output_cla
         user=request.user,
         account_id=filters.validated_data.get("account"),
         status=filters.validated_data.get("status"),
+        metadata=metadata,
     )
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
@@ -195,6 +199,7 @@ class FundingCreateApi(APIView):
             to_account_id=data["toAccount"],
             amount=data["amount"],
             idempotency_key=idempotency_key(request, data),
+            metadata=data["metadata"],
         )
         return ledger_write_response(request, result, created_message=FUNDING_COMPLETED)
 

@@ -4,6 +4,7 @@ from django.utils import timezone
 from accounts.models import Account
 from authn.models import User
 from ledger_project.db_router import replica_alias
+from ledger_project.metadata import metadata_filter_q
 
 from .exceptions import HoldNotFoundError, TransactionNotFoundError
 from .models import Hold, IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
@@ -20,9 +21,13 @@ def _visible_to(user: User) -> Q:
     return ~Q(status=Transaction.Status.FAILED) | Q(initiator=user)
 
 
-def transaction_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Transaction]:
+def transaction_list(
+    *, user: User, account_id=None, status: str | None = None, metadata: dict | None = None
+) -> QuerySet[Transaction]:
     """Transactions touching the caller's accounts (either side), newest first; from the replica
-    when one is configured (a list may lag; the transfer's own answer and the detail route do not)."""
+    when one is configured (a list may lag; the transfer's own answer and the detail route do not).
+    A `metadata` filter matches only what the caller initiated: the other side never sees a
+    transaction's metadata, so it must not be able to probe it through the filter either."""
     alias = replica_alias()  # the subquery on the same database as its query, as Django requires
     accounts = Account.objects.using(alias).filter(owner=user)
     if account_id is not None:
@@ -33,6 +38,8 @@ def transaction_list(*, user: User, account_id=None, status: str | None = None) 
     )
     if status:
         queryset = queryset.filter(status=status)
+    if metadata:
+        queryset = queryset.filter(metadata_filter_q(metadata), initiator=user)
     return _with_details(queryset)
 
 
@@ -86,9 +93,12 @@ def _hold_details(queryset: QuerySet[Hold]) -> QuerySet[Hold]:
     return queryset.select_related("idempotency").annotate(capture_id=F("capture__id"))
 
 
-def hold_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Hold]:
+def hold_list(
+    *, user: User, account_id=None, status: str | None = None, metadata: dict | None = None
+) -> QuerySet[Hold]:
     """Holds touching the caller's accounts (either side), newest first. `status` is the status
-    the API shows: PENDING means unexpired, EXPIRED includes PENDING holds past their expiry."""
+    the API shows: PENDING means unexpired, EXPIRED includes PENDING holds past their expiry.
+    A `metadata` filter matches only the caller's own holds, as for transactions."""
     accounts = Account.objects.filter(owner=user)
     if account_id is not None:
         accounts = accounts.filter(id=account_id)
@@ -104,6 +114,8 @@ def hold_list(*, user: User, account_id=None, status: str | None = None) -> Quer
         queryset = queryset.filter(Q(status=status) | Q(status=Hold.Status.PENDING, expires_at__lte=now))
     elif status:
         queryset = queryset.filter(status=status)
+    if metadata:
+        queryset = queryset.filter(metadata_filter_q(metadata), initiator=user)
     return _hold_details(queryset)
 
 

@@ -7,6 +7,7 @@ from accounts.money import MAX_AMOUNT_TEXT_LENGTH, format_minor, parse_amount
 from accounts.serializers import MONEY_SCHEMA, MoneyField, OwnMoneyField
 from authn.models import no_control_characters
 from ledger_project import fields
+from ledger_project.metadata import MetadataErrorsMixin, MetadataField
 from ledger_project.schema import ErrorSerializer
 
 from .exceptions import DECLINES
@@ -50,17 +51,19 @@ def idempotency_key_field(**kwargs):
     return fields.CharField(max_length=255, trim_whitespace=False, validators=[no_control_characters], **kwargs)
 
 
-class TransferInputSerializer(serializers.Serializer):
+class TransferInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     fromAccount = AccountIdField()
     toAccount = AccountIdField()
     amount = AmountField()
     idempotencyKey = idempotency_key_field(required=False)
+    metadata = MetadataField()
 
 
-class FundingInputSerializer(serializers.Serializer):
+class FundingInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     toAccount = AccountIdField()
     amount = AmountField()
     idempotencyKey = idempotency_key_field(required=False)
+    metadata = MetadataField()
 
 
 class ReverseInputSerializer(serializers.Serializer):
@@ -78,6 +81,14 @@ class EntrySummarySerializer(serializers.Serializer):
     type = serializers.CharField()
     amount = MoneyField(currency_source="transaction.currency")
     balanceAfter = OwnMoneyField(source="balance_after", currency_source="transaction.currency")
+
+
+METADATA_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "nullable": True,
+    "description": "Null unless the caller initiated it: the other side sees nothing of it.",
+}
 
 
 class TransactionOutputSerializer(serializers.Serializer):
@@ -98,10 +109,15 @@ class TransactionOutputSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     entries = EntrySummarySerializer(many=True, source="entry_list")
+    metadata = serializers.SerializerMethodField()
 
     @extend_schema_field({"type": "string", "nullable": True, "description": "Null unless the caller initiated it."})
     def get_idempotencyKey(self, txn):
         return txn.idempotency.key if txn.initiator_id == self.context["viewer"].id else None
+
+    @extend_schema_field(METADATA_SCHEMA)
+    def get_metadata(self, txn):
+        return txn.metadata if txn.initiator_id == self.context["viewer"].id else None
 
     @extend_schema_field({"type": "string", "nullable": True, "enum": [*DECLINES, None]})
     def get_failureReason(self, txn):
@@ -211,6 +227,11 @@ class HoldOutputSerializer(serializers.Serializer):
     transaction = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
+    metadata = serializers.SerializerMethodField()
+
+    @extend_schema_field(METADATA_SCHEMA)
+    def get_metadata(self, hold):
+        return hold.metadata if hold.initiator_id == self.context["viewer"].id else None
 
     @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
     def get_capturedAmount(self, hold):
