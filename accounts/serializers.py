@@ -1,3 +1,6 @@
+from datetime import UTC
+
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_attribute
@@ -120,6 +123,41 @@ class AccountLimitsOutputSerializer(serializers.Serializer):
 
 class AccountWrapperSerializer(serializers.Serializer):
     account = AccountOutputSerializer()
+
+
+INSTANT_MESSAGE = "Enter an RFC 3339 date-time with its offset, e.g. 2026-01-31T00:00:00Z (in a URL, + is %2B)."
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2026-01-31T00:00:00Z"})
+class InstantField(serializers.Field):
+    """An RFC 3339 date-time, offset required (a time without one names no instant), as UTC."""
+
+    def to_internal_value(self, data):
+        parsed = None
+        if isinstance(data, str) and len(data) <= 64:
+            try:
+                parsed = parse_datetime(data)
+            except ValueError:
+                parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise serializers.ValidationError(INSTANT_MESSAGE)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before datetime's range
+            raise serializers.ValidationError(INSTANT_MESSAGE) from exc
+
+
+class BalanceAsOfSerializer(serializers.Serializer):
+    asOf = InstantField(required=False, help_text="The balance right after the last entry at or before it.")
+
+
+class AccountBalanceAsOfOutputSerializer(serializers.Serializer):
+    """`?asOf=`: the posted balance then; held and available are today's, so they are left out."""
+
+    accountId = serializers.UUIDField(source="account.id")
+    balance = MoneyField(currency_source="account.currency")
+    currency = serializers.CharField(source="account.currency")
+    asOf = serializers.DateTimeField(source="instant")
 
 
 class AccountBalanceOutputSerializer(serializers.Serializer):

@@ -1,3 +1,7 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connections
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -153,3 +157,69 @@ def transaction_outcome_totals(*, after_key_id: int, settled_before) -> tuple[in
         .order_by()
     )
     return upto, list(rows)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An account's period [start, end): balances at both ends, what moved in between, and the
+    period's entries (oldest first; a queryset to page or stream)."""
+
+    account: Account
+    start: datetime
+    end: datetime
+    opening: int
+    closing: int
+    credits: int
+    debits: int
+    count: int
+    entries: QuerySet[LedgerEntry]
+
+
+# One statement, so one snapshot: the balances at both ends and the totals agree even while
+# transfers land. The balances are the last `balance_after` before each end (one backward step
+# each on ledger_entry_account_time_idx); the totals an index-only scan of the period on it.
+STATEMENT_SQL = f"""
+    WITH opening AS (
+        SELECT id, balance_after FROM {LedgerEntry._meta.db_table}
+        WHERE account_id = %(account)s AND created_at < %(start)s ORDER BY created_at DESC, id DESC LIMIT 1
+    ), closing AS (
+        SELECT id, balance_after FROM {LedgerEntry._meta.db_table}
+        WHERE account_id = %(account)s AND created_at < %(end)s ORDER BY created_at DESC, id DESC LIMIT 1
+    ), totals AS (
+        SELECT count(*) AS n,
+               COALESCE(sum(amount) FILTER (WHERE type = 'CREDIT'), 0) AS credits,
+               COALESCE(sum(amount) FILTER (WHERE type = 'DEBIT'), 0) AS debits
+        FROM {LedgerEntry._meta.db_table}
+        WHERE account_id = %(account)s AND created_at >= %(start)s AND created_at < %(end)s
+    )
+    SELECT (SELECT id FROM opening), (SELECT balance_after FROM opening),
+           (SELECT id FROM closing), (SELECT balance_after FROM closing), n, credits, debits
+    FROM totals
+"""
+
+
+def account_statement(*, account: Account, start, end) -> Statement:
+    """The account's statement for [start, end), from the replica when one is configured (like
+    ledger_entry_list); the caller resolved the account with accounts.selectors.account_get.
+
+    The period's entries are the ids after the opening entry up to the closing one: on one
+    account an entry is never older than the one before it (transactions.services._post_completed,
+    checked by verify_ledger), and ids follow commit order (each is drawn under the account's
+    lock), so this id range is exactly the period, and pages on `ledger_entry_account_id_idx`
+    like the entries route."""
+    alias = replica_alias()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(STATEMENT_SQL, {"account": account.id, "start": start, "end": end})
+        opening_id, opening, closing_id, closing, count, credits, debits = cursor.fetchone()
+    entries = account.entries.using(alias).filter(id__gt=opening_id or 0, id__lte=closing_id or 0)
+    return Statement(
+        account=account,
+        start=start,
+        end=end,
+        opening=opening or 0,
+        closing=closing or 0,
+        credits=credits,
+        debits=debits,
+        count=count,
+        entries=entries,
+    )
