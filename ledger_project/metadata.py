@@ -25,7 +25,10 @@ FILTER_PARAM = re.compile(r"\Ametadata\[(.*)\]\Z", re.DOTALL)
 
 OBJECT_MESSAGE = f"Send an object of at most {MAX_KEYS} string keys to string values."
 KEY_MESSAGE = "Keys are 1 to 40 of A-Z a-z 0-9 _ . -"
-VALUE_MESSAGE = f"Values are strings of at most {MAX_VALUE_LENGTH} characters."
+VALUE_MESSAGE = f"Values are strings of at most {MAX_VALUE_LENGTH} characters, without control characters."
+# Control characters (NUL cannot even be stored in JSONB) and lone surrogates (not text: PostgreSQL
+# refuses them) are refused rather than turned into a database error.
+BAD_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def metadata_errors(value) -> dict[str, list[str]]:
@@ -38,7 +41,12 @@ def metadata_errors(value) -> dict[str, list[str]]:
         if not KEY_PATTERN.match(key):
             errors["metadata"] = [KEY_MESSAGE]
         # The parser reads fractional numbers as JsonNumber, a str: it is still a number.
-        elif not isinstance(item, str) or isinstance(item, JsonNumber) or len(item) > MAX_VALUE_LENGTH:
+        elif (
+            not isinstance(item, str)
+            or isinstance(item, JsonNumber)
+            or len(item) > MAX_VALUE_LENGTH
+            or BAD_CHARACTERS.search(item)
+        ):
             errors[f"metadata.{key}"] = [VALUE_MESSAGE]
     return errors
 

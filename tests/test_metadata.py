@@ -29,6 +29,9 @@ BAD_METADATA = [
     ({"order": True}, "metadata.order"),
     ({"order": {"nested": "no"}}, "metadata.order"),
     ({"order": "x" * 501}, "metadata.order"),
+    ({"order": "a\x00b"}, "metadata.order"),  # JSONB cannot store NUL: a 500 before it was refused
+    ({"order": "line\nbreak"}, "metadata.order"),
+    ({"order": "\x1b[31mred"}, "metadata.order"),
 ]
 
 
@@ -83,6 +86,20 @@ def test_bad_metadata_is_400_and_stores_nothing(auth_client, source, target, met
         IdempotencyKey.objects.count(),
     )
     assert Account.objects.get(id=source.id).metadata == {}
+
+
+def test_a_lone_surrogate_is_400(auth_client, source, target):
+    """`\\ud800` is valid JSON but not text: PostgreSQL refused it (a 500) before the validator did."""
+    transfer = f'"fromAccount": "{source.id}", "toAccount": "{target.id}", "amount": "1.00", "idempotencyKey": "s"'
+    for method, url, body in [
+        ("post", "/api/accounts", '{"metadata": {"order": "\\ud800"}}'),
+        ("post", "/api/transactions", "{" + transfer + ', "metadata": {"order": "\\ud800"}}'),
+        ("post", "/api/holds", "{" + transfer + ', "metadata": {"order": "\\ud800"}}'),
+        ("patch", f"/api/accounts/{source.id}", '{"metadata": {"order": "\\ud800"}}'),
+    ]:
+        response = getattr(auth_client, method)(url, body.encode(), content_type="application/json")
+        assert response.status_code == 400, (url, response.content)
+        assert list(response.json()["errors"]) == ["metadata.order"]
 
 
 def test_the_limits_are_inclusive(auth_client):
