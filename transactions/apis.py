@@ -299,7 +299,12 @@ class AccountStatementApi(APIView):
     renderer_classes = [JSONRenderer, CsvRenderer]
 
     @extend_schema(
-        parameters=[s.StatementQuerySerializer],
+        parameters=[
+            s.StatementQuerySerializer,
+            OpenApiParameter("cursor", str, description="The `next` link's cursor; only cursors this API issued."),
+            OpenApiParameter("limit", int, description="Entries per page, 1..200 (default 50)."),
+            OpenApiParameter("format", str, enum=["json", "csv"], description="csv: every entry of the period."),
+        ],
         responses={200: s.StatementOutputSerializer, (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request, account_id):
