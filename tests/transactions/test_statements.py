@@ -6,6 +6,7 @@ import csv
 import io
 import random
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -380,3 +381,39 @@ def test_verify_ledger_finds_an_entry_out_of_its_chain(clock, user, other_user, 
     from transactions.audit import ledger_verify
 
     assert ledger_verify().violations.get(CHAIN_CHECK) == [str(mine.id)]
+
+
+def test_the_statement_route_adds_up_page_by_page(clock, user, other_user, auth_client):
+    """Through HTTP, following `next`: the entries of every page, summed, take the opening
+    balance to the closing one, and every page repeats the same head."""
+    rng = random.Random(7)
+    mine, theirs = AccountFactory(owner=user), AccountFactory(owner=other_user)
+    clock.at(T0)
+    account_fund(mine, "300.00")
+    account_fund(theirs, "300.00")
+    instant = T0
+    for _ in range(40):
+        instant += timedelta(hours=rng.randint(0, 48))
+        clock.at(instant)
+        source, target = (mine, theirs) if rng.random() < 0.5 else (theirs, mine)
+        transfer(source, target, f"{rng.randint(1, 5000) / 100:.2f}")
+    clock.at(instant + timedelta(days=1))
+
+    for _ in range(5):
+        start = T0 + (instant - T0) * rng.random()
+        end = start + (instant + timedelta(hours=1) - start) * rng.random()
+        url = statement_url(mine, **{"from": z(start), "to": z(end), "limit": 3})
+        heads, moved, count = set(), Decimal(0), 0
+        while url:
+            body = auth_client.get(url).json()
+            heads.add(
+                tuple(body[k] for k in ("openingBalance", "closingBalance", "totalCredits", "totalDebits", "count"))
+            )
+            for entry in body["entries"]:
+                moved += Decimal(entry["amount"]) * (1 if entry["type"] == "CREDIT" else -1)
+                count += 1
+            url = body["next"]
+        ((opening, closing, credits, debits, total),) = heads
+        assert Decimal(opening) + Decimal(credits) - Decimal(debits) == Decimal(closing)
+        assert Decimal(opening) + moved == Decimal(closing)
+        assert count == total
