@@ -37,7 +37,7 @@ CHARTS = {
 class Target:
     name: str
     ratio: float | None
-    limit: float
+    limit: float | None  # None: reported, no target
     at_least: bool  # the ratio must be at least the limit (else at most)
     detail: str
 
@@ -45,6 +45,8 @@ class Target:
     def verdict(self) -> str:
         if self.ratio is None:
             return "not measured"
+        if self.limit is None:
+            return "reported"
         return "PASS" if (self.ratio >= self.limit if self.at_least else self.ratio <= self.limit) else "MISS"
 
 
@@ -131,6 +133,14 @@ def targets(runs, clients: list[int]) -> list[Target]:
             find(runs, "statement", fewest, "first"),
             1.5,
         ),
+        # Reported beside the first entries page, with no limit set (issue 16): its head sums the
+        # year's entries on an index-only scan, a cost the entries page does not have.
+        p50(
+            "statement p50: one-year statement (first page) / first entries page",
+            find(runs, "statement", fewest, "year"),
+            find(runs, "statement", fewest, "first"),
+            None,
+        ),
     ]
 
 
@@ -200,12 +210,13 @@ def row(run) -> str:
 def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failures: list[str]) -> str:
     seed = env["seed"]
     met = sum(t.verdict == "PASS" for t in target_list)
+    target_list_count = sum(t.limit is not None for t in target_list)
     lines = [
         f"# Benchmark {stamp}" + (" (smoke)" if args.smoke else ""),
         "",
         f"**Correctness: {'FAIL' if failures else 'PASS'}**"
         + (f" ({'; '.join(failures[:5])})" if failures else " — no 5xx, every check passed after every write run.")
-        + f" **Targets: {met} of {len(target_list)} met.** Produced by `make bench` (`bench/run.py`): every figure comes from this one run.",
+        + f" **Targets: {met} of {target_list_count} met.** Produced by `make bench` (`bench/run.py`): every figure comes from this one run.",
         "",
         "## Setup",
         "",
@@ -237,7 +248,12 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         *(
             row(run)
             for run in sorted(
-                runs, key=lambda r: (ORDER.index(r.subject.scenario), r.subject.role in ("big", "deep"), r.clients)
+                runs,
+                key=lambda r: (
+                    ORDER.index(r.subject.scenario),
+                    ("", "small", "first", "big", "deep", "year").index(r.subject.role),
+                    r.clients,
+                ),
             )
         ),
         "",
@@ -246,7 +262,7 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         "| target | ratio | limit | verdict | from |",
         "| --- | ---: | ---: | --- | --- |",
         *(
-            f"| {t.name} | {'' if t.ratio is None else f'{t.ratio:.2f}'} | {t.limit:g} | **{t.verdict}** | {t.detail} |"
+            f"| {t.name} | {'' if t.ratio is None else f'{t.ratio:.2f}'} | {'' if t.limit is None else f'{t.limit:g}'} | **{t.verdict}** | {t.detail} |"
             for t in target_list
         ),
         "",
