@@ -326,15 +326,18 @@ def _attempt_record(delivery: WebhookDelivery, response: WebhookResponse, *, now
         endpoint.failing_since = now
         endpoint.save(update_fields=["failing_since"])
     next_attempt_at = now + timedelta(seconds=webhook_retry_delay(delivery.attempts, retry_after(response, now=now)))
-    if now - endpoint.failing_since >= window:
-        _delivery_end(delivery, status=Status.FAILED, now=now, error=error)
-        _endpoint_disable(endpoint, reason=WebhookEndpoint.DisabledReason.FAILING, now=now, keep=delivery.id)
-        endpoint.save()
-    elif next_attempt_at > delivery.created_at + window:
-        _delivery_end(delivery, status=Status.FAILED, now=now, error=f"{error}; no attempt left within the window")
-    else:
+    if next_attempt_at <= delivery.created_at + window and now - endpoint.failing_since < window:
         delivery.next_attempt_at, delivery.last_error = next_attempt_at, error
         delivery.save(update_fields=["attempts", "lease", "next_attempt_at", "last_error"])
+        return
+    _delivery_end(delivery, status=Status.FAILED, now=now, error=f"{error}; gave up after {delivery.attempts} attempts")
+    # The endpoint is disabled when it has failed for the whole window: every attempt of a
+    # delivery that ran out of time, and nothing delivered to it since its first one (or a streak
+    # of failures across deliveries as long as the window).
+    first_attempt_at = min(delivery.attempt_rows.values_list("attempted_at", flat=True))
+    if endpoint.failing_since <= first_attempt_at or now - endpoint.failing_since >= window:
+        _endpoint_disable(endpoint, reason=WebhookEndpoint.DisabledReason.FAILING, now=now, keep=delivery.id)
+        endpoint.save()
 
 
 def webhook_retry_delay(attempts: int, retry_after_seconds: float | None = None, *, rng=random.random) -> float:
