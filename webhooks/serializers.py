@@ -20,7 +20,7 @@ class EventPatternsField(serializers.ListField):
             raise serializers.ValidationError(
                 f"Unknown event type or pattern: {unknown[0]} (use a type, `family.*` or `*`)."
             )
-        return list(dict.fromkeys(patterns))
+        return patterns
 
 
 class WebhookUrlField(fields.CharField):
