@@ -26,7 +26,7 @@ from events.models import Event, EventType
 from notifications.services import email_enqueue
 
 from .exceptions import EventNotFoundError, WebhookDisabledError, WebhookLimitReachedError
-from .keys import secret_decrypt, secret_encrypt, secret_generate
+from .keys import secret_decrypt, secret_encrypt, secret_generate, secret_reencrypt
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .transport import WebhookResponse, webhook_post
 
@@ -428,3 +428,25 @@ def webhook_deliveries_purge(*, now: datetime | None = None, batch_size: int = 1
         WebhookAttempt.objects.filter(delivery_id__in=ids).delete()
         purged += WebhookDelivery.objects.filter(id__in=ids).delete()[1].get("webhooks.WebhookDelivery", 0)
     return purged
+
+
+def webhook_secrets_reencrypt(*, batch_size: int = 500) -> int:
+    """Every endpoint's secrets under the first of WEBHOOK_SECRET_KEYS, a batch of locked rows per
+    transaction (a rotation or delivery at the same time waits for its rows, then sees them
+    re-encrypted: the secrets themselves do not change). Returns how many endpoints."""
+    done, last_id = 0, None
+    while True:
+        with transaction.atomic():
+            query = WebhookEndpoint.objects.order_by("id").select_for_update()
+            if last_id is not None:
+                query = query.filter(id__gt=last_id)
+            endpoints = list(query[:batch_size])
+            for endpoint in endpoints:
+                endpoint.secret_encrypted = secret_reencrypt(endpoint.secret_encrypted)
+                if endpoint.previous_secret_encrypted:
+                    endpoint.previous_secret_encrypted = secret_reencrypt(endpoint.previous_secret_encrypted)
+            WebhookEndpoint.objects.bulk_update(endpoints, ["secret_encrypted", "previous_secret_encrypted"])
+        if not endpoints:
+            return done
+        done += len(endpoints)
+        last_id = endpoints[-1].id
