@@ -64,7 +64,16 @@ class WebhookAttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "endpoint_display", "message_id", "trigger", "status", "attempts", "next_attempt_at"]
+    list_display = [
+        "id",
+        "created_at",
+        "endpoint_display",
+        "message_id",
+        "trigger",
+        "status",
+        "attempts",
+        "next_attempt_at",
+    ]
     list_filter = ["status", "trigger"]
     search_fields = ["message_id", "endpoint__url"]
     list_select_related = ["endpoint"]

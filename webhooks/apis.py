@@ -74,7 +74,9 @@ class WebhookDetailApi(APIView):
 
 
 class WebhookSecretRotateApi(APIView):
-    @extend_schema(request=None, responses={200: s.WebhookWithSecretSerializer, **error_responses(WebhookNotFoundError)})
+    @extend_schema(
+        request=None, responses={200: s.WebhookWithSecretSerializer, **error_responses(WebhookNotFoundError)}
+    )
     def post(self, request, webhook_id):
         endpoint = webhook_endpoint_get(user=request.user, endpoint_id=webhook_id)
         endpoint, secret = webhook_secret_rotate(endpoint=endpoint)
@@ -113,6 +115,4 @@ class EventRedeliverApi(APIView):
     @extend_schema(request=None, responses={202: s.DeliveriesWrapperSerializer, **error_responses(EventNotFoundError)})
     def post(self, request, event_id):
         deliveries = event_redeliver(user=request.user, event_id=event_id)
-        return Response(
-            s.DeliveriesWrapperSerializer({"deliveries": deliveries}).data, status=status.HTTP_202_ACCEPTED
-        )
+        return Response(s.DeliveriesWrapperSerializer({"deliveries": deliveries}).data, status=status.HTTP_202_ACCEPTED)

@@ -119,7 +119,9 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_endpoint_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(status__in=DeliveryStatus.values), name="webhook_delivery_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="webhook_delivery_status_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status="pending", delivered_at__isnull=True, failed_at__isnull=True)
                 | models.Q(status="delivered", delivered_at__isnull=False, failed_at__isnull=True)

@@ -266,9 +266,7 @@ def webhook_deliver(*, delivery_id: int, lease: str | None = None, now: datetime
         query = WebhookDelivery.objects.filter(id=delivery_id, status=Status.PENDING)
         if lease is not None:
             query = query.filter(lease=lease)
-        delivery = (
-            query.select_for_update(skip_locked=True, of=("self",)).select_related("endpoint", "event").first()
-        )
+        delivery = query.select_for_update(skip_locked=True, of=("self",)).select_related("endpoint", "event").first()
         if delivery is None:
             return False
         now = now or timezone.now()
@@ -345,7 +343,9 @@ def webhook_retry_delay(attempts: int, retry_after_seconds: float | None = None,
     WEBHOOK_RETRY_BACKOFF_SECONDS, capped at WEBHOOK_RETRY_MAX_DELAY_SECONDS, with "equal
     jitter" (between half and all of it, so that receivers back from an outage are not hit by
     every sender at once), and never sooner than the receiver's Retry-After."""
-    ceiling = min(settings.WEBHOOK_RETRY_BACKOFF_SECONDS * 2 ** (attempts - 1), settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS)
+    ceiling = min(
+        settings.WEBHOOK_RETRY_BACKOFF_SECONDS * 2 ** (attempts - 1), settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS
+    )
     delay = ceiling / 2 + rng() * ceiling / 2
     if retry_after_seconds is not None:
         delay = max(delay, retry_after_seconds)

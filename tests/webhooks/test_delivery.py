@@ -123,7 +123,7 @@ def test_backoff_doubles_with_jitter_for_three_days_then_gives_up_and_disables_t
         now = delivery.next_attempt_at
         assert len(times) < 100
 
-    delays = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:])]
+    delays = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
     for attempt, delay in enumerate(delays, start=1):
         ceiling = min(30 * 2 ** (attempt - 1), 6 * 3600)
         assert ceiling / 2 <= delay <= ceiling, (attempt, delay)

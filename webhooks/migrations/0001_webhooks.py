@@ -10,107 +10,208 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('events', '0001_events'),
+        ("events", "0001_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('url', models.CharField(max_length=2000)),
-                ('events', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=40), size=None)),
-                ('description', models.CharField(blank=True, default='', max_length=500)),
-                ('secret_encrypted', models.TextField()),
-                ('previous_secret_encrypted', models.TextField(blank=True, default='')),
-                ('previous_secret_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('disabled_reason', models.CharField(blank=True, choices=[('gone', 'Gone'), ('failing', 'Failing'), ('owner', 'Owner')], default='', max_length=20)),
-                ('disabled_at', models.DateTimeField(blank=True, null=True)),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("url", models.CharField(max_length=2000)),
+                (
+                    "events",
+                    django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=40), size=None),
+                ),
+                ("description", models.CharField(blank=True, default="", max_length=500)),
+                ("secret_encrypted", models.TextField()),
+                ("previous_secret_encrypted", models.TextField(blank=True, default="")),
+                ("previous_secret_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "disabled_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[("gone", "Gone"), ("failing", "Failing"), ("owner", "Owner")],
+                        default="",
+                        max_length=20,
+                    ),
+                ),
+                ("disabled_at", models.DateTimeField(blank=True, null=True)),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_endpoints",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(max_length=64)),
-                ('trigger', models.CharField(choices=[('event', 'Event'), ('redelivery', 'Redelivery'), ('test', 'Test')], default='event', max_length=20)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=20)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('failed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('lease', models.UUIDField(blank=True, null=True)),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='events.event')),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='webhooks.webhookendpoint')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("message_id", models.CharField(max_length=64)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[("event", "Event"), ("redelivery", "Redelivery"), ("test", "Test")],
+                        default="event",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("delivered", "Delivered"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now
+                    ),
+                ),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("failed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("lease", models.UUIDField(blank=True, null=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="events.event",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="webhooks.webhookendpoint",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookAttempt',
+            name="WebhookAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('response_body', models.TextField(blank=True, default='')),
-                ('error', models.TextField(blank=True, default='')),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_rows', to='webhooks.webhookdelivery')),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='webhooks.webhookendpoint')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attempted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("duration_ms", models.PositiveIntegerField()),
+                ("response_body", models.TextField(blank=True, default="")),
+                ("error", models.TextField(blank=True, default="")),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_rows",
+                        to="webhooks.webhookdelivery",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="webhooks.webhookendpoint",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='webhookendpoint',
-            index=models.Index(fields=['user', 'created_at'], name='webhook_endpoint_user_idx'),
+            model_name="webhookendpoint",
+            index=models.Index(fields=["user", "created_at"], name="webhook_endpoint_user_idx"),
         ),
         migrations.AddConstraint(
-            model_name='webhookendpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('disabled_at__isnull', True), ('disabled_reason', ''), ('enabled', True)), models.Q(('disabled_at__isnull', False), ('enabled', False), models.Q(('disabled_reason', ''), _negated=True)), _connector='OR'), name='webhook_endpoint_disabled_has_reason'),
+            model_name="webhookendpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("disabled_at__isnull", True), ("disabled_reason", ""), ("enabled", True)),
+                    models.Q(
+                        ("disabled_at__isnull", False),
+                        ("enabled", False),
+                        models.Q(("disabled_reason", ""), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="webhook_endpoint_disabled_has_reason",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookendpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('disabled_reason__in', ['', 'gone', 'failing', 'owner'])), name='webhook_endpoint_disabled_reason_valid'),
+            model_name="webhookendpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("disabled_reason__in", ["", "gone", "failing", "owner"])),
+                name="webhook_endpoint_disabled_reason_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at'], name='webhook_delivery_due_idx'),
+            model_name="webhookdelivery",
+            index=models.Index(
+                condition=models.Q(("status", "pending")), fields=["next_attempt_at"], name="webhook_delivery_due_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(fields=['created_at'], name='webhook_delivery_created_idx'),
+            model_name="webhookdelivery",
+            index=models.Index(fields=["created_at"], name="webhook_delivery_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookdelivery',
-            index=models.Index(fields=['endpoint', '-created_at'], name='webhook_delivery_endpoint_idx'),
+            model_name="webhookdelivery",
+            index=models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_endpoint_idx"),
         ),
         migrations.AddConstraint(
-            model_name='webhookdelivery',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'delivered', 'failed'])), name='webhook_delivery_status_valid'),
+            model_name="webhookdelivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["pending", "delivered", "failed"])),
+                name="webhook_delivery_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookdelivery',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('delivered_at__isnull', True), ('failed_at__isnull', True), ('status', 'pending')), models.Q(('delivered_at__isnull', False), ('failed_at__isnull', True), ('status', 'delivered')), models.Q(('delivered_at__isnull', True), ('failed_at__isnull', False), ('status', 'failed')), _connector='OR'), name='webhook_delivery_outcome_matches_status'),
+            model_name="webhookdelivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("delivered_at__isnull", True), ("failed_at__isnull", True), ("status", "pending")),
+                    models.Q(("delivered_at__isnull", False), ("failed_at__isnull", True), ("status", "delivered")),
+                    models.Q(("delivered_at__isnull", True), ("failed_at__isnull", False), ("status", "failed")),
+                    _connector="OR",
+                ),
+                name="webhook_delivery_outcome_matches_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookdelivery',
-            constraint=models.CheckConstraint(condition=models.Q(('event__isnull', False), ('trigger', 'test'), _connector='OR'), name='webhook_delivery_event_unless_test'),
+            model_name="webhookdelivery",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("event__isnull", False), ("trigger", "test"), _connector="OR"),
+                name="webhook_delivery_event_unless_test",
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhookattempt',
-            index=models.Index(fields=['endpoint', '-attempted_at', '-id'], name='webhook_attempt_endpoint_idx'),
+            model_name="webhookattempt",
+            index=models.Index(fields=["endpoint", "-attempted_at", "-id"], name="webhook_attempt_endpoint_idx"),
         ),
         migrations.AddIndex(
-            model_name='webhookattempt',
-            index=models.Index(fields=['attempted_at'], name='webhook_attempt_time_idx'),
+            model_name="webhookattempt",
+            index=models.Index(fields=["attempted_at"], name="webhook_attempt_time_idx"),
         ),
     ]
