@@ -352,3 +352,35 @@ def test_the_body_is_compact_json_of_type_timestamp_and_data(user, endpoint_of):
     body = services.webhook_body(delivery)
     assert json.loads(body) == {"type": event.type, "timestamp": json.loads(body)["timestamp"], "data": {"a": 1}}
     assert b" " not in body and list(json.loads(body)) == ["type", "timestamp", "data"]
+
+
+def test_the_database_refuses_a_delivery_of_one_users_event_to_another_users_endpoint(user, endpoint_of):
+    endpoint, _ = endpoint_of(UserFactory(), "http://127.0.0.1:9/hooks")
+    event = event_for(user)
+
+    with pytest.raises(IntegrityError, match="another user's endpoint"), transaction.atomic():
+        WebhookDelivery.objects.create(endpoint=endpoint, event=event, message_id=str(event.id))
+    own, _ = endpoint_of(user, "http://127.0.0.1:9/hooks")
+    delivery = WebhookDelivery.objects.create(endpoint=own, event=event, message_id=str(event.id))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookDelivery.objects.filter(id=delivery.id).update(endpoint=endpoint)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookEndpoint.objects.filter(id=own.id).update(user=endpoint.user)
+
+
+def test_verify_ledger_reports_a_delivery_to_another_users_endpoint(user, endpoint_of):
+    from django.db import connection
+
+    from transactions.audit import ledger_verify
+
+    endpoint, _ = endpoint_of(UserFactory(), "http://127.0.0.1:9/hooks")
+    event = event_for(user)
+    assert ledger_verify().ok
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE webhooks_webhookdelivery DISABLE TRIGGER webhook_delivery_same_owner")
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, message_id=str(event.id))
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred foreign keys, before the ALTER
+        cursor.execute("ALTER TABLE webhooks_webhookdelivery ENABLE TRIGGER webhook_delivery_same_owner")
+
+    report = ledger_verify()
+    assert report.violations == {"a webhook delivery carries its endpoint owner's own event": [str(delivery.id)]}
