@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ledger_project import fields
@@ -9,18 +10,31 @@ from .transport import UnsafeUrlError, url_check
 MAX_PATTERNS = 20
 
 
-class EventPatternsField(serializers.ListField):
-    def __init__(self, **kwargs):
-        super().__init__(child=fields.CharField(max_length=40), min_length=1, max_length=MAX_PATTERNS, **kwargs)
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "example": "transaction.*"}, "minItems": 1, "maxItems": MAX_PATTERNS}
+)
+class EventPatternsField(serializers.Field):
+    """A list of 1..20 event types, families (`transaction.*`) or `*`. Its errors are one list of
+    sentences, like every field's (API.md: `errors: {field: [messages]}`), not one per item."""
+
+    default_error_messages = {
+        "not_a_list": "Expected a list of event types or patterns.",
+        "length": f"Give from 1 to {MAX_PATTERNS} event types or patterns.",
+        "unknown": "Unknown event type or pattern: {pattern} (use a type, `family.*` or `*`).",
+    }
 
     def to_internal_value(self, data):
-        patterns = super().to_internal_value(data)
-        unknown = [pattern for pattern in patterns if not event_pattern_valid(pattern)]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown event type or pattern: {unknown[0]} (use a type, `family.*` or `*`)."
-            )
-        return patterns
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not 1 <= len(data) <= MAX_PATTERNS:
+            self.fail("length")
+        for pattern in data:
+            if not isinstance(pattern, str) or not event_pattern_valid(pattern):
+                self.fail("unknown", pattern=str(pattern)[:50])
+        return list(data)
+
+    def to_representation(self, value):
+        return list(value)
 
 
 class WebhookUrlField(fields.CharField):
