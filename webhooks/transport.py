@@ -8,16 +8,19 @@ connect (rebinding) cannot reach an inside address, and redirects are never foll
 WEBHOOK_ALLOW_PRIVATE_URLS (local and test settings only) lifts the address rule and allows http.
 """
 
+import http.client
 import ipaddress
 import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import urllib3
 from django.conf import settings
 
 RESPONSE_KEEP_BYTES = 1024
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 # Not caught by ipaddress's is_global on every Python we run: cloud metadata services (AWS, GCP,
 # Azure at 169.254.169.254; AWS's IPv6 one; Alibaba's in the shared range) and NAT64 prefixes,
@@ -91,8 +94,9 @@ def resolve_checked(host: str, port: int, *, allow_private: bool) -> list[str]:
 
 def webhook_post(*, url: str, body: bytes, headers: dict, timeout: float, allow_private: bool | None = None):
     """POST `body` to `url`; never raises for the receiver's faults, which come back in `error`.
-    The whole exchange must finish within `timeout` seconds; only the first KB of the answer is
-    read."""
+    The whole exchange, from the connect to the first KB of the answer, must end within
+    `timeout` seconds: a receiver that trickles its answer is cut off then, not only one that
+    stays silent."""
     if allow_private is None:
         allow_private = settings.WEBHOOK_ALLOW_PRIVATE_URLS
     started = time.monotonic()
@@ -108,42 +112,64 @@ def webhook_post(*, url: str, body: bytes, headers: dict, timeout: float, allow_
 
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    default_port = 443 if scheme == "https" else 80
-    host_header = host if port == default_port else f"{host}:{port}"
-    if ":" in host and port != default_port:
-        host_header = f"[{host}]:{port}"
-    address = addresses[0]
-    pool_options = {"maxsize": 1, "retries": False, "timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)}
-    if scheme == "https":
-        # Connect to the checked address; SNI and the certificate check use the URL's name.
-        pool = urllib3.HTTPSConnectionPool(
-            address, port, server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED", **pool_options
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(address, port, **pool_options)
+    name = f"[{host}]" if ":" in host else host
+    host_header = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
+    exchange = _Exchange(timeout)
     try:
-        response = pool.urlopen(
-            "POST",
-            target,
+        status, answer_headers, kept = exchange.post(
+            tls=scheme == "https",
+            address=addresses[0],
+            host=host,
+            port=port,
+            target=target,
             body=body,
             headers={**headers, "Host": host_header},
-            redirect=False,
-            assert_same_host=False,
-            preload_content=False,
         )
+    except (OSError, http.client.HTTPException) as exc:
+        if exchange.cut:
+            return WebhookResponse(None, {}, "", elapsed_ms(), f"timeout: no complete answer within {timeout:g} s")
+        kind = "timeout" if isinstance(exc, TimeoutError) else "connection error"
+        return WebhookResponse(None, {}, "", elapsed_ms(), f"{kind}: {type(exc).__name__}: {exc}")
+    # Cut off mid-body, http.client reads the shutdown as the end of the answer: still a timeout.
+    error = f"timeout: no complete answer within {timeout:g} s" if exchange.cut else ""
+    return WebhookResponse(status, answer_headers, kept.decode("utf-8", "replace"), elapsed_ms(), error)
+
+
+class _Exchange:
+    """One request on one connection to the checked address, under a deadline: a timer shuts the
+    socket down when `timeout` has passed, which ends whatever read or write is waiting then."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.sock = None
+        self.cut = False
+
+    def _cut(self):
+        self.cut = True
         try:
+            # socket.socket's own shutdown, also on a TLS socket: the syscall, without touching
+            # the TLS state the reading thread is using.
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+        except (OSError, TypeError):
+            pass  # not connected yet, or already closed: the per-operation timeout still holds
+
+    def post(self, *, tls, address, host, port, target, body, headers):
+        timer = threading.Timer(self.timeout, self._cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            self.sock = socket.create_connection((address, port), timeout=min(self.timeout, CONNECT_TIMEOUT_SECONDS))
+            self.sock.settimeout(self.timeout)
+            if tls:
+                # SNI and the certificate check use the URL's name, not the address.
+                self.sock = ssl.create_default_context().wrap_socket(self.sock, server_hostname=host)
+            connection = http.client.HTTPConnection(host, port)
+            connection.sock = self.sock  # already connected: http.client never resolves the name
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()  # a redirect is an answer like any other
             kept = response.read(RESPONSE_KEEP_BYTES)
+            return response.status, dict(response.getheaders()), kept
         finally:
-            response.release_conn()
-        duration_ms = elapsed_ms()
-        error = ""
-        if duration_ms > timeout * 1000:
-            error = f"timeout: the answer took {duration_ms} ms, more than {timeout:g} s"
-        return WebhookResponse(
-            response.status, dict(response.headers), kept.decode("utf-8", "replace"), duration_ms, error
-        )
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        kind = "timeout" if isinstance(exc, urllib3.exceptions.TimeoutError) else "connection error"
-        return WebhookResponse(None, {}, "", elapsed_ms(), f"{kind}: {exc}")
-    finally:
-        pool.close()
+            timer.cancel()
+            if self.sock is not None:
+                self.sock.close()

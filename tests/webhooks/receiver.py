@@ -17,6 +17,7 @@ class Answer:
     body: bytes = b"ok"
     delay: float = 0.0  # before the status line
     body_delay: float = 0.0  # after the headers, before the body
+    drip: float = 0.0  # the body one byte at a time, this long apart
     hold: bool = False  # keep the request open until `release()` (or the server stops)
 
 
@@ -54,7 +55,13 @@ class Receiver:
                     self.end_headers()
                     self.wfile.flush()
                     time.sleep(answer.body_delay)
-                    self.wfile.write(answer.body)
+                    if answer.drip:
+                        for byte in answer.body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(answer.drip)
+                    else:
+                        self.wfile.write(answer.body)
                 except OSError:
                     pass  # the sender gave up (timeout) or died
 

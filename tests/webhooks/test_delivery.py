@@ -241,7 +241,23 @@ def test_a_slow_2xx_is_not_a_delivery(user, receiver, endpoint_of, settings):
     # Two reads of 0.7 s each, each under the socket's timeout: the whole answer is what counts.
     receiver.answer(Answer(200, delay=0.6, body_delay=0.6))
     delivery = deliver(WebhookDelivery.objects.latest("id"))
-    assert delivery.status == Status.PENDING and delivery.last_error.startswith("timeout: the answer took")
+    assert delivery.status == Status.PENDING and delivery.last_error.startswith("timeout")
+
+
+def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout(user, receiver, endpoint_of, settings):
+    """Every byte comes well within the socket's timeout, but the whole answer would take 10 s: the
+    attempt's deadline ends it at 1 s, so a receiver cannot hold a worker by dripping."""
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    endpoint_of(user, receiver.url)
+    event_for(user)
+    webhook_fanout()
+    receiver.answer(Answer(200, body=b"x" * 100, drip=0.1))
+
+    started = time.monotonic()
+    delivery = deliver(WebhookDelivery.objects.get())
+    assert time.monotonic() - started < 3
+    assert delivery.status == Status.PENDING and delivery.last_error.startswith("timeout")
+    assert WebhookAttempt.objects.get().duration_ms < 3000
 
 
 def test_only_the_first_kilobyte_of_the_answer_is_kept(user, receiver, endpoint_of):
