@@ -302,6 +302,15 @@ def _attempt_record(delivery: WebhookDelivery, response: WebhookResponse, *, now
     delivery.attempts += 1
     delivery.lease = None
     code = response.status_code
+    logger.info(
+        "webhook delivery %s to endpoint %s, attempt %d: %s in %d ms%s",
+        delivery.id,
+        endpoint.id,
+        delivery.attempts,
+        code if code is not None else "no answer",
+        response.duration_ms,
+        f" ({response.error})" if response.error else "",
+    )
     if code is not None and 200 <= code < 300 and not response.error:
         if endpoint.failing_since is not None:
             endpoint.failing_since = None
