@@ -139,6 +139,24 @@ CHECKS = [
         "money is conserved: all balances of a currency sum to zero",
         "SELECT currency FROM accounts_account GROUP BY currency HAVING SUM(balance) <> 0",
     ),
+    # Webhooks (webhooks/migrations/0002_webhook_guards.sql keeps both at every write).
+    (
+        "a webhook delivery carries its endpoint owner's own event",
+        """
+        SELECT d.id FROM webhooks_webhookdelivery d
+        JOIN webhooks_webhookendpoint w ON w.id = d.endpoint_id
+        JOIN events_event e ON e.id = d.event_id
+        WHERE e.user_id <> w.user_id
+        """,
+    ),
+    (
+        "a webhook attempt is of its delivery's endpoint",
+        """
+        SELECT a.id FROM webhooks_webhookattempt a
+        JOIN webhooks_webhookdelivery d ON d.id = a.delivery_id
+        WHERE d.endpoint_id <> a.endpoint_id
+        """,
+    ),
 ]
 
 COUNTS_SQL = """

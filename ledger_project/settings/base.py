@@ -3,6 +3,8 @@
 Every variable read here is listed, with its default, in README.md ("Configuration").
 """
 
+import base64
+import hashlib
 import ipaddress
 from datetime import timedelta
 from decimal import Decimal
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "transactions",
     "notifications",
     "events",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -354,6 +357,30 @@ OUTBOX_RELAY_CHUNK_SIZE = env.int("OUTBOX_RELAY_CHUNK_SIZE", default=50)
 OUTBOX_RETRY_BACKOFF_SECONDS = env.int("OUTBOX_RETRY_BACKOFF_SECONDS", default=30)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 
+# --- Webhooks (webhooks/; README, "For integrators") ----------------------------------------
+# Fernet keys that encrypt endpoints' signing secrets at rest: the first encrypts, every one
+# decrypts (add a new key first, run `manage.py rotate_webhook_encryption_key`, then drop the old).
+# Production requires them; elsewhere a key derived from SECRET_KEY stands in.
+WEBHOOK_SECRET_KEYS = env.list("WEBHOOK_SECRET_KEYS", default=[]) or [
+    base64.urlsafe_b64encode(hashlib.sha256(f"webhook-secrets:{SECRET_KEY}".encode()).digest()).decode()
+]
+# Loopback, private addresses and plain http for endpoints: only local and test settings turn it on.
+WEBHOOK_ALLOW_PRIVATE_URLS = False
+WEBHOOK_MAX_ENDPOINTS_PER_USER = env.int("WEBHOOK_MAX_ENDPOINTS_PER_USER", default=10)
+# A 2xx within this is delivered; anything else (no answer in time included) is retried.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Retries: from this, doubling, capped, with jitter, for up to the window (3 days); an endpoint
+# failing for the whole window is disabled and its owner emailed.
+WEBHOOK_RETRY_BACKOFF_SECONDS = env.int("WEBHOOK_RETRY_BACKOFF_SECONDS", default=30)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env.int("WEBHOOK_RETRY_MAX_DELAY_SECONDS", default=6 * 3600)
+WEBHOOK_RETRY_WINDOW_SECONDS = env.int("WEBHOOK_RETRY_WINDOW_SECONDS", default=3 * 86400)
+# The relay's lease: a delivery handed to a worker and not attempted this much later is handed
+# over again (its worker died). Above WEBHOOK_TIMEOUT_SECONDS.
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
+WEBHOOK_RELAY_BATCH_SIZE = env.int("WEBHOOK_RELAY_BATCH_SIZE", default=200)
+# Events, and webhook deliveries with their attempts, are kept this long.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = True
@@ -415,6 +442,15 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 60},
     },
     # The worst delay of an email is about this interval: the relay hands new rows to the workers.
+    "relay-webhooks": {
+        "task": "webhooks.tasks.webhook_relay",
+        "schedule": env.float("WEBHOOK_RELAY_INTERVAL_SECONDS", default=2.0),
+        "options": {"expires": 10},
+    },
+    "purge-webhook-deliveries": {
+        "task": "webhooks.tasks.webhook_deliveries_purge",
+        "schedule": cron_schedule(env("WEBHOOK_PURGE_CRON", default="15 3 * * *")),
+    },
     "relay-outbox-emails": {
         "task": "notifications.tasks.outbox_relay",
         "schedule": env.float("OUTBOX_RELAY_INTERVAL_SECONDS", default=1.0),

@@ -35,3 +35,13 @@ for _name, _key in (("SECRET_KEY", SECRET_KEY), ("JWT_SIGNING_KEY", SIMPLE_JWT["
         raise ImproperlyConfigured(
             f"{_name} {_refusal}. Generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
+
+# The endpoints' signing secrets are encrypted with these; a key derived from SECRET_KEY would sit
+# beside the dump in any backup of the settings, so production names its own.
+WEBHOOK_SECRET_KEYS = env.list("WEBHOOK_SECRET_KEYS", default=[])
+if not WEBHOOK_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        "WEBHOOK_SECRET_KEYS is required. Generate one: "
+        "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    )
+WEBHOOK_ALLOW_PRIVATE_URLS = False

@@ -18,3 +18,5 @@ DB_STATEMENT_TIMEOUT_MS = env.int("TEST_DB_STATEMENT_TIMEOUT_MS", default=60000)
 DATABASES["default"]["OPTIONS"]["options"] = (  # noqa: F405
     f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
 )
+# The tests' receivers listen on 127.0.0.1 over plain http.
+WEBHOOK_ALLOW_PRIVATE_URLS = True

@@ -11,8 +11,11 @@ from django.core import signing
 from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator
 
+from events.models import Event
 from ledger_project.pagination import KeysetPagination
 from tests.factories import AccountFactory, funded_account, hold, transfer
+from webhooks.models import WebhookAttempt, WebhookDelivery
+from webhooks.services import webhook_endpoint_create
 
 INVALID_CURSOR = {"message": "Invalid input.", "code": "validation_error", "errors": {"cursor": ["Invalid cursor."]}}
 
@@ -82,7 +85,14 @@ def lists(user):
     for _ in range(2):
         transfer(account, AccountFactory(), "1.00")
         hold(account, AccountFactory(), "1.00")
-    return {"account_id": account.id}
+    # Two webhook endpoints, and two attempts of a delivery to one of them.
+    endpoint, _ = webhook_endpoint_create(user=user, url="https://hooks.example.com/a", events=["*"])
+    webhook_endpoint_create(user=user, url="https://hooks.example.com/b", events=["*"])
+    event = Event.objects.create(user=user, type="transaction.completed", data={})
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, message_id=str(event.id))
+    for status_code in (500, 200):
+        WebhookAttempt.objects.create(delivery=delivery, endpoint=endpoint, status_code=status_code, duration_ms=1)
+    return {"account_id": account.id, "webhook_id": endpoint.id}
 
 
 def _issued_cursor(client, url, **params) -> str:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 from rest_framework.test import APIClient
 
@@ -60,6 +61,7 @@ def _production_env():
         **env,
         "DJANGO_SETTINGS_MODULE": "ledger_project.settings.production",
         "SECRET_KEY": secrets.token_urlsafe(50),
+        "WEBHOOK_SECRET_KEYS": Fernet.generate_key().decode(),
         # Pinned, in case a developer's .env says otherwise (base.py reads it for what is unset).
         "DEBUG": "false",
         "CORS_ALLOWED_ORIGINS": "",
