@@ -19,6 +19,7 @@ from accounts.money import BALANCE_MAX, BALANCE_MIN, to_minor
 from accounts.services import funding_account_ensure
 from authn.exceptions import NotSystemUserError
 from authn.models import User
+from ledger_project.db_retry import claim_is_own, claim_made, db_retry
 from ledger_project.exceptions import InvalidInputError
 from notifications.emails import transaction_emails
 from notifications.models import OutboxEmail
@@ -56,6 +57,7 @@ class LedgerWrite:
     accounts: tuple[Account, Account] | None = None
 
 
+@db_retry
 def transfer_create(
     *, initiator: User, from_account_id, to_account_id, amount: Decimal, idempotency_key: str
 ) -> LedgerWrite:
@@ -89,6 +91,7 @@ def transfer_accounts_resolve(*, initiator: User, from_account_id, to_account_id
     return source, target
 
 
+@db_retry
 def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempotency_key: str) -> LedgerWrite:
     """Bring money into the ledger: debit the system user's funding account in the target's
     currency (it may go negative) and credit the target."""
@@ -111,6 +114,7 @@ def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempoten
     )
 
 
+@db_retry
 def transaction_reverse(*, initiator: User, transaction_id, idempotency_key: str, reason: str = "") -> LedgerWrite:
     """Undo a COMPLETED transfer or funding with a new REVERSAL that moves the amount back
     (debit the original receiver, credit the original sender) and mark the original REVERSED.
@@ -177,9 +181,9 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
     with transaction.atomic():
         claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
         if claim is None:
-            return LedgerWrite(
-                _idempotency_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint), True
-            )
+            txn = _idempotency_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
+            # This request's own earlier attempt, committed before its connection broke: the write's answer.
+            return LedgerWrite(txn, not claim_is_own(txn.idempotency_id))
         if reverses is not None:
             _lock_reversible(reverses.id)
 
@@ -248,6 +252,7 @@ def _idempotency_claim(*, initiator, key, fingerprint) -> IdempotencyKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
+    claim_made(row[0])
     return IdempotencyKey(id=row[0], initiator=initiator, key=key, fingerprint=fingerprint, created_at=now)
 
 
