@@ -8,13 +8,16 @@ finds the key claimed and replays the stored outcome: nothing is applied twice. 
 the write it is (201, not a replay) when the claim it replays is one this very call made: the
 claim's id is a sequence value no other request can have, so the test is exact.
 
-Reads (GET, HEAD) are safe to run again: DbReadRetryMiddleware re-runs the view.
+Reads (GET, HEAD) are safe to run again: DbReadRetryMiddleware re-runs the view. What a write
+request reads before its service (the token's user, authn.authentication) retries by itself.
+One budget, DB_RETRY_SECONDS from the request's start, bounds them all.
 
 Only outside an atomic block: inside one, the caller's transaction died with the connection and
 only the caller can redo it. Every other database error (a lock or statement timeout, a
 constraint) is no connection lost and is not retried: the exception handler answers it as before.
 """
 
+import contextlib
 import contextvars
 import functools
 import logging
@@ -37,6 +40,22 @@ LONGEST_DELAY = 1.0
 
 # The idempotency claims the current db_retry call has made, attempt after attempt (None outside one).
 _claims: contextvars.ContextVar[set | None] = contextvars.ContextVar("db_retry_claims", default=None)
+# When the current request's retries must stop: one budget however the retries nest (a GET run
+# again whose authentication retried too).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("db_retry_deadline", default=None)
+
+
+@contextlib.contextmanager
+def retry_budget():
+    """DB_RETRY_SECONDS from now for every retry inside, unless an outer block set the budget."""
+    if _deadline.get() is not None:
+        yield
+        return
+    token = _deadline.set(time.monotonic() + settings.DB_RETRY_SECONDS)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def connection_lost(exc: BaseException) -> bool:
@@ -77,7 +96,11 @@ def retry_while_lost(call, *, what: str, alias: str = DEFAULT_DB_ALIAS):
     a 503 as ever). No retry inside an atomic block."""
     if connections[alias].in_atomic_block:
         return call()
-    deadline = time.monotonic() + settings.DB_RETRY_SECONDS
+    with retry_budget():
+        return _retried(call, what=what, alias=alias)
+
+
+def _retried(call, *, what, alias):
     delay = FIRST_DELAY
     attempt = 1
     while True:
@@ -86,7 +109,7 @@ def retry_while_lost(call, *, what: str, alias: str = DEFAULT_DB_ALIAS):
         except DatabaseError as exc:
             if not connection_lost(exc) or connections[alias].in_atomic_block:
                 raise
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > _deadline.get():
                 logger.warning("%s: connection lost, retries spent after %d attempts: %s", what, attempt, exc)
                 raise
             logger.warning("%s: connection lost (attempt %d), retrying on a new one: %s", what, attempt, exc)
@@ -134,13 +157,16 @@ class DbReadRetryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method not in ("GET", "HEAD"):
-            return self.get_response(request)
-        deadline = time.monotonic() + settings.DB_RETRY_SECONDS
+        with retry_budget():
+            if request.method not in ("GET", "HEAD"):
+                return self.get_response(request)
+            return self._read(request)
+
+    def _read(self, request):
         delay = FIRST_DELAY
         while True:
             response = self.get_response(request)
-            if not getattr(response, "db_connection_lost", False) or time.monotonic() + delay > deadline:
+            if not getattr(response, "db_connection_lost", False) or time.monotonic() + delay > _deadline.get():
                 return response
             logger.warning("%s %s: connection lost, running it again", request.method, request.path)
             for alias in connections:  # the primary's or the replica's: whichever broke
