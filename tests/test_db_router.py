@@ -103,7 +103,7 @@ class TestWithAReplica:
         client = Client()
         client.force_login(operator)
         for model in ("transactions/transaction", "transactions/ledgerentry", "transactions/hold", "accounts/account"):
-            response, on_replica = queries_on(REPLICA_ALIAS, lambda: client.get(f"/admin/{model}/"))
+            response, on_replica = queries_on(REPLICA_ALIAS, lambda model=model: client.get(f"/admin/{model}/"))
             assert response.status_code == 200, model
             assert on_replica >= 1, model
         # A change page and an action (a POST to the change list) act on the primary's rows.
