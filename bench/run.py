@@ -4,7 +4,8 @@
 
 Two stacks under the same gunicorn settings (tests/stack.py): the service on `--database` and the
 floor (bench/floor/) on `<database>_floor`, each seeded with the same pool; one transfer's round
-trips must match bench/sql/transfer.sql's before any load. Then every scenario at every client
+trips must match bench/sql/transfer.sql's before any load. The replica scenarios add a third stack
+on a primary with a streaming standby of their own (bench/replica.py). Then every scenario at every client
 count, writes then reads, interleaved by client count; after each write run the ledger must check
 out and no answer may be a 5xx. Report: bench/results/latest.md and latest.png (bench/report.py).
 `--smoke` (CI): a small seed, 3 s per scenario at 4 clients, every answer a 2xx; `--profile`: then
