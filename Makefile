@@ -95,7 +95,7 @@ bench-profile: bench-tools
 # (a monitor, a primary and a synchronous standby, run as the postgres user) under HA_DIR
 # (default /tmp/ledger-ha, whose ha.env gives its DATABASE_URL); pg_auto_failover from Debian's
 # packages (deploy/ha/tools.sh, as root). ha-check is the failover fault test (tests/ha/) against
-# it, e.g. make ha-check ARGS="--seconds 30"; it is not part of make test.
+# it, e.g. make ha-check ARGS="--phase-seconds 30"; it is not part of make test.
 ha-tools:
 	@bash deploy/ha/tools.sh
 

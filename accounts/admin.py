@@ -4,6 +4,7 @@ from django.utils.html import format_html
 
 from ledger_project.admin_actions import OperatorInputMixin, reason_action
 from ledger_project.admin_display import admin_link, money_display, short_id
+from ledger_project.db_router import ReplicaChangelistMixin
 
 from .admin_limits import account_limits_view
 from .limits import limits_json
@@ -18,7 +19,7 @@ LIST_STYLES = ["accounts/changelist.css"]
 
 
 @admin.register(Account)
-class AccountAdmin(OperatorInputMixin, admin.ModelAdmin):
+class AccountAdmin(ReplicaChangelistMixin, OperatorInputMixin, admin.ModelAdmin):
     """Read-only but for the status actions, which go through the services (row lock, zero-balance
     rule) and leave a reason in the account's history. No form ever saves an account: a save would
     write back the balance it read, over any transfer since."""

@@ -3,6 +3,8 @@ from rest_framework.authentication import CSRFCheck
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 
+from ledger_project.db_retry import retry_while_lost
+
 from .exceptions import CsrfFailedError, TokenInvalidError
 from .services import token_user
 
@@ -27,7 +29,8 @@ class CookieOrBearerJWTAuthentication(JWTAuthentication):
             token = self.get_validated_token(raw_token)
         except InvalidToken as exc:
             raise TokenInvalidError() from exc
-        user = token_user(token=token)
+        # A write's first query: a connection lost here (a switchover) is retried, not a 503.
+        user = retry_while_lost(lambda: token_user(token=token), what="authentication")
         if from_cookie:
             self._enforce_csrf(request)
         return user, token

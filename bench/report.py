@@ -10,6 +10,8 @@ from pathlib import Path
 ORDER = (
     "transfer",
     "transfer_limited",
+    "transfer_sync_replica",
+    "transfer_async_replica",
     "hold_capture",
     "floor_transfer",
     "funding_hot",
@@ -23,6 +25,8 @@ CHARTS = {
     "HTTP (wrk)": (
         "transfer",
         "transfer_limited",
+        "transfer_sync_replica",
+        "transfer_async_replica",
         "hold_capture",
         "floor_transfer",
         "funding_hot",
@@ -229,6 +233,7 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         f"(through `funding_create`), the floor and `sql_minimal` alike; the reader's small account {seed['small']} "
         f"entries, big account {seed['big']:,} (bulk SQL, then verify_ledger); the deep statement page "
         f"{env['statement_depth']:,} entries deep |",
+        *([f"| replication | {env['replica']} |"] if "replica" in env else []),
         "| seeding | " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in seed["timings"].items()) + " |",
         f"| load | wrk (one keep-alive connection per client, closed loop, a fresh idempotency key per write) and pgbench "
         f"(prepared statements); {args.seconds:g} s per run after a {args.warmup:g} s warm-up per scenario; "

@@ -4,7 +4,8 @@
 
 Two stacks under the same gunicorn settings (tests/stack.py): the service on `--database` and the
 floor (bench/floor/) on `<database>_floor`, each seeded with the same pool; one transfer's round
-trips must match bench/sql/transfer.sql's before any load. Then every scenario at every client
+trips must match bench/sql/transfer.sql's before any load. The replica scenarios add a third stack
+on a primary with a streaming standby of their own (bench/replica.py). Then every scenario at every client
 count, writes then reads, interleaved by client count; after each write run the ledger must check
 out and no answer may be a 5xx. Report: bench/results/latest.md and latest.png (bench/report.py).
 `--smoke` (CI): a small seed, 3 s per scenario at 4 clients, every answer a 2xx; `--profile`: then
@@ -23,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,13 +39,26 @@ from psycopg import sql  # noqa: E402
 
 from bench import procstat  # noqa: E402
 from bench.load import LoadError, Measurement, pgbench_run, wrk_run  # noqa: E402
+from bench.replica import ReplicaError, replicated_pair  # noqa: E402
 from bench.seed import SeedError, World, limits_set, pick_table_create, world_seed  # noqa: E402
 from tests.faults.processes import HttpClient  # noqa: E402
 from tests.stack import Stack, StackError  # noqa: E402
 
 SQL = ROOT / "bench" / "sql"
 STATEMENT_PAGE = 200  # entries per statement page (the API's maximum)
-WRITES = ("transfer", "transfer_limited", "hold_capture", "floor_transfer", "sql_ceiling", "sql_minimal", "funding_hot")
+# The transfer on a primary with a streaming standby of the bench's own (bench/replica.py):
+# commits waiting for the standby's flush, or not.
+REPLICA = ("transfer_sync_replica", "transfer_async_replica")
+WRITES = (
+    "transfer",
+    "transfer_limited",
+    *REPLICA,
+    "hold_capture",
+    "floor_transfer",
+    "sql_ceiling",
+    "sql_minimal",
+    "funding_hot",
+)
 READS = ("balance", "floor_read", "statement")
 SCENARIOS = WRITES + READS
 
@@ -98,6 +113,7 @@ class Bench:
     runs: list[Run] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     env: dict = field(default_factory=dict)
+    resources: ExitStack = field(default_factory=ExitStack)  # the replicated pair and its stack, when asked for
 
     def wrk(self, stack: Stack, script: str, *args) -> Callable[[int, float], Measurement]:
         return lambda clients, seconds: wrk_run(
@@ -184,7 +200,53 @@ class Bench:
         world = self.service_seed()
         self.round_trips_check(world)
         subjects = self.subjects_for(world)
+        if set(REPLICA) & set(self.args.scenarios):
+            subjects.update(self.replica_subjects())
         self.subjects = [subject for name in self.args.scenarios for subject in subjects[name]]
+
+    def replica_subjects(self) -> dict[str, list[Subject]]:
+        """transfer on a primary with a streaming standby of its own (bench/replica.py), the same
+        gunicorn settings and wrk script as transfer, a smaller pool (seeded by the service's
+        services in a process of that stack's own)."""
+        args = self.args
+        pair = self.resources.enter_context(replicated_pair(log))
+        stack = self.resources.enter_context(
+            Stack(
+                database=f"{args.database}_replica",
+                server_url=pair.database_url,
+                extra_env={"ACCESS_TOKEN_LIFETIME_MINUTES": "1440"},
+                workers=args.workers,
+                threads=args.threads,
+                log=log,
+            )
+        )
+        users = min(args.users, 200)
+        log(f"replica     stack {stack.url} on {stack.database}; seed {users} users x {args.per_user} accounts")
+        users_file = self.workdir / "replica-users.txt"
+        users_file.write_text(stack.python("-m", "bench.replica", "seed", str(users), str(args.per_user)))
+        self.env["replica"] = (
+            f"a primary and a streaming standby on 127.0.0.1 (initdb, pg_basebackup), {users:,} users x "
+            f"{args.per_user} accounts; synchronous_commit on, synchronous_standby_names '*' (sync) or '' (async)"
+        )
+        transfer = self.wrk(stack, "transfer.lua", users_file, nonce)
+
+        def check() -> str:
+            try:
+                stack.python("manage.py", "verify_ledger")
+            except StackError as exc:
+                return str(exc)[:300]
+            return "ok"
+
+        def on(synchronous: bool) -> Callable[[int, float], Measurement]:
+            def generate(clients: int, seconds: float) -> Measurement:
+                pair.synchronous(synchronous)
+                return transfer(clients, seconds)
+
+            return generate
+
+        return {
+            name: [Subject(name, on(name == "transfer_sync_replica"), stack.database, stack, check)] for name in REPLICA
+        }
 
     def service_seed(self) -> World:
         args, conninfo = self.args, self.service.admin_conninfo(self.service.database)
@@ -644,18 +706,19 @@ def main(argv) -> int:
                 f"{args.workers} workers x {args.threads} threads, a redis-server each; logs {service.log_path}, {floor.log_path}"
             )
             bench = Bench(args=args, service=service, floor=floor, workdir=Path(workdir))
-            bench.setup()
-            log(
-                f"load        {args.seconds:g} s per run at {','.join(map(str, args.clients))} clients after a {args.warmup:g} s "
-                f"warm-up per scenario: {', '.join(args.scenarios)}"
-            )
-            bench.scenarios()
-            if args.profile:
-                profile_run(bench)
+            with bench.resources:
+                bench.setup()
+                log(
+                    f"load        {args.seconds:g} s per run at {','.join(map(str, args.clients))} clients after a "
+                    f"{args.warmup:g} s warm-up per scenario: {', '.join(args.scenarios)}"
+                )
+                bench.scenarios()
+                if args.profile:
+                    profile_run(bench)
     except CheckFailed as exc:
         log(f"bench: FAIL ({exc})")
         return 1
-    except (StackError, SeedError, LoadError, psycopg.Error) as exc:
+    except (StackError, SeedError, LoadError, ReplicaError, psycopg.Error, subprocess.CalledProcessError) as exc:
         log(f"bench: ERROR ({exc})")
         return 2
     bench.env["total_minutes"] = (time.monotonic() - started) / 60

@@ -41,3 +41,20 @@ class PrimaryRouter:
 
     def allow_migrate(self, db, app_label, model_name=None, **hints):
         return db == DEFAULT_DB_ALIAS
+
+
+class ReplicaChangelistMixin:
+    """ModelAdmin: the change list page (a GET) reads the replica when one is configured: its
+    rows, counts and filters, the heaviest of the admin's reads, may lag like the API's lists.
+    Everything else stays on the primary: the change page an operator acts from, and every POST
+    (an action's selection is read again on the primary, inside its write)."""
+
+    def changelist_view(self, request, extra_context=None):
+        request.reads_replica = request.method in ("GET", "HEAD")
+        return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if getattr(request, "reads_replica", False):
+            return queryset.using(replica_alias())
+        return queryset

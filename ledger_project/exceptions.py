@@ -8,11 +8,13 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+
+from .db_retry import connection_lost
 
 logger = logging.getLogger(__name__)
 
@@ -159,12 +161,22 @@ class ServiceUnavailableError(ApplicationError):
     message = "The service is temporarily unavailable. Retry later."
 
 
+class DatabaseConnectionLostError(ServiceUnavailableError):
+    """The database connection broke, or no server took it (ledger_project.db_retry): the same
+    answer, marked on the response so that a GET can be run again on a new connection."""
+
+    connection_lost = True
+
+
 def error_response(exc: Exception, response_class=JsonResponse):
     """The one exit for errors (Zulip's json_response_from_error): every error page, middleware
     refusal and the DRF handler answer through here. Outside DRF a JsonResponse; the handler
     passes DRF's Response so that content negotiation still runs."""
     error = application_error(exc) or ServerError()
-    return response_class(error.body(), status=error.status_code, headers=error.headers)
+    response = response_class(error.body(), status=error.status_code, headers=error.headers)
+    # Read by DbReadRetryMiddleware (ledger_project.db_retry), never sent.
+    response.db_connection_lost = getattr(error, "connection_lost", False)
+    return response
 
 
 def error_text(exc: ApplicationError) -> str:
@@ -224,6 +236,11 @@ def application_error(exc: Exception) -> ApplicationError | None:
     """The application error a raised exception answers as; None for a bug of ours."""
     if isinstance(exc, ApplicationError):
         return exc
+    if isinstance(exc, DatabaseError) and connection_lost(exc):
+        # Past the in-request retries (db_retry): the connection broke, the server went away or
+        # none accepts writes yet (25006 from a demoted primary would otherwise be a 500).
+        logger.warning("database connection lost: %s", exc)
+        return DatabaseConnectionLostError(headers={"Retry-After": "1"})
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database went away mid-request (a killed backend, a restart) or a lock wait hit
         # lock_timeout. The write rolled back, unless the connection died during its COMMIT,

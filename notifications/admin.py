@@ -6,6 +6,7 @@ import re
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from ledger_project.db_router import ReplicaChangelistMixin
 from transactions.admin import compact_time, transaction_link
 
 from .models import OutboxEmail
@@ -41,7 +42,7 @@ class OutboxStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEmail)
-class OutboxEmailAdmin(admin.ModelAdmin):
+class OutboxEmailAdmin(ReplicaChangelistMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_display",

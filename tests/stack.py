@@ -61,12 +61,14 @@ class Stack:
         extra_env: dict[str, str] | None = None,
         wsgi_app: str = "ledger_project.wsgi",
         log=print,
+        server_url: str | None = None,
     ):
         if not DATABASE_NAME.match(database):
             raise StackError(f"scratch database name {database!r}: use lower-case letters, digits and _")
         if (ROOT / ".env").exists():
             environ.Env.read_env(ROOT / ".env")  # as the settings and preflight do: the environment wins
-        base_db_url = os.environ.get("DATABASE_URL", defaults.DATABASE_URL)
+        # The server the scratch database goes on: DATABASE_URL's unless told (the bench's replicated pair).
+        base_db_url = server_url or os.environ.get("DATABASE_URL", defaults.DATABASE_URL)
         configured = urlsplit(base_db_url).path.lstrip("/") or "ledger"
         if database in (configured, f"test_{configured}"):
             raise StackError(f"refusing to drop {database!r}: it is the configured (or test) database")

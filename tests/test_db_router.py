@@ -11,11 +11,12 @@ import environ
 import pytest
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ledger_project.db_router import REPLICA_ALIAS, replica_alias
-from tests.factories import funded_account
+from tests.factories import UserFactory, funded_account
 from tests.transactions.requests import TRANSACTIONS, transfer_body
 from transactions.selectors import ledger_entry_list, transaction_list
 
@@ -105,6 +106,24 @@ class TestWithAReplica:
         created = auth_client.get(TRANSACTIONS).json()["transactions"][0]["id"]
         response, on_replica = queries_on(REPLICA_ALIAS, lambda: auth_client.get(f"{TRANSACTIONS}/{created}"))
         assert response.status_code == 200 and on_replica == 0
+
+    def test_admin_change_lists_read_the_replica_and_their_actions_the_primary(self, ours):
+        mine, _ = ours
+        operator = UserFactory(is_staff=True, is_superuser=True, is_system=True)
+        client = Client()
+        client.force_login(operator)
+        for model in ("transactions/transaction", "transactions/ledgerentry", "transactions/hold", "accounts/account"):
+            response, on_replica = queries_on(REPLICA_ALIAS, lambda model=model: client.get(f"/admin/{model}/"))
+            assert response.status_code == 200, model
+            assert on_replica >= 1, model
+        # A change page and an action (a POST to the change list) act on the primary's rows.
+        response, on_replica = queries_on(
+            REPLICA_ALIAS, lambda: client.get(f"/admin/accounts/account/{mine.id}/change/")
+        )
+        assert response.status_code == 200 and on_replica == 0
+        action = {"action": "account_freeze_action", "_selected_action": [str(mine.id)], "index": 0}
+        response, on_replica = queries_on(REPLICA_ALIAS, lambda: client.post("/admin/accounts/account/", action))
+        assert response.status_code in (200, 302) and on_replica == 0
 
     def test_inside_an_atomic_block_the_replica_alias_is_the_primary(self, user):
         assert replica_alias() == REPLICA_ALIAS

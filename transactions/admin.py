@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ledger_project.admin_display import admin_link, money_display, short_id
+from ledger_project.db_router import ReplicaChangelistMixin
 
 from .admin_export import entries_csv_rows, export_response, transactions_csv_rows
 from .admin_reverse import transaction_reverse_view
@@ -161,7 +162,7 @@ class LedgerEntryInline(admin.TabularInline):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
+class TransactionAdmin(ReplicaChangelistMixin, ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
     list_display = [
         "short_id_display",
         "created_display",
@@ -323,7 +324,7 @@ class TransactionAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
+class LedgerEntryAdmin(ReplicaChangelistMixin, ExportCsvMixin, IdPrefixSearchMixin, ReadOnlyAdmin):
     list_display = [
         "short_id_display",
         "created_display",

@@ -6,6 +6,7 @@ import uuid
 from django.contrib import admin, messages
 
 from ledger_project.admin_display import admin_link, money_display, short_id
+from ledger_project.db_router import ReplicaChangelistMixin
 from ledger_project.exceptions import ApplicationError, error_text
 
 from .holds import hold_void
@@ -13,7 +14,7 @@ from .models import Hold
 
 
 @admin.register(Hold)
-class HoldAdmin(admin.ModelAdmin):
+class HoldAdmin(ReplicaChangelistMixin, admin.ModelAdmin):
     list_display = [
         "short",
         "status",

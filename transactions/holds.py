@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.money import BALANCE_MAX, format_minor
 from authn.models import User
+from ledger_project.db_retry import claim_is_own, db_retry
 from ledger_project.metadata import metadata_fingerprint
 from notifications.emails import hold_emails_enqueue, transaction_emails
 
@@ -58,6 +59,7 @@ class HoldWrite:
     accounts: tuple[Account, Account] | None = None
 
 
+@db_retry
 def hold_create(
     *,
     initiator: User,
@@ -111,6 +113,7 @@ def hold_create(
     return HoldWrite(hold, False, None, (debit, credit))
 
 
+@db_retry
 def hold_capture(*, initiator: User, hold_id, idempotency_key: str, amount: Decimal | None = None) -> HoldWrite:
     """Move `amount` (default: all) of a PENDING, unexpired hold as a COMPLETED TRANSFER linked
     to it, and release the whole hold from `held`. Funds are not checked again: they were
@@ -164,6 +167,7 @@ def hold_capture(*, initiator: User, hold_id, idempotency_key: str, amount: Deci
     return HoldWrite(hold, False, txn, (debit, credit))
 
 
+@db_retry
 def hold_void(*, initiator: User, hold_id, idempotency_key: str) -> HoldWrite:
     """Release a PENDING, unexpired hold's whole amount. Works on FROZEN accounts: releasing a
     reservation never moves money."""
@@ -280,8 +284,9 @@ def _replay(*, initiator: User, key: str, fingerprint: str) -> HoldWrite:
         )
         hold = txn.hold
         hold.capture_id = txn.id
-        return HoldWrite(hold, True, txn)
+        return HoldWrite(hold, not claim_is_own(claim.id), txn)
     link = "void_idempotency" if head == VOID else "idempotency"
     hold = Hold.objects.select_related("capture", "idempotency").get(**{link: claim})
     hold.capture_id = hold.capture.id if hasattr(hold, "capture") else None
-    return HoldWrite(hold, True)
+    # Not a replay when this request's own earlier attempt committed it before its connection broke.
+    return HoldWrite(hold, not claim_is_own(claim.id))

@@ -20,6 +20,7 @@ from accounts.money import BALANCE_MAX, BALANCE_MIN, to_minor
 from accounts.services import funding_account_ensure
 from authn.exceptions import NotSystemUserError
 from authn.models import User
+from ledger_project.db_retry import claim_is_own, claim_made, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
 from ledger_project.rows import model_rows
@@ -59,6 +60,7 @@ class LedgerWrite:
     accounts: tuple[Account, Account] | None = None
 
 
+@db_retry
 def transfer_create(
     *,
     initiator: User,
@@ -115,6 +117,7 @@ RESOLVE_SQL = f"""
 """
 
 
+@db_retry
 def funding_create(
     *, initiator: User, to_account_id, amount: Decimal, idempotency_key: str, metadata: dict | None = None
 ) -> LedgerWrite:
@@ -140,6 +143,7 @@ def funding_create(
     )
 
 
+@db_retry
 def transaction_reverse(*, initiator: User, transaction_id, idempotency_key: str, reason: str = "") -> LedgerWrite:
     """Undo a COMPLETED transfer or funding with a new REVERSAL that moves the amount back
     (debit the original receiver, credit the original sender) and mark the original REVERSED.
@@ -208,9 +212,9 @@ def _ledger_write(
     with transaction.atomic():
         claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
         if claim is None:
-            return LedgerWrite(
-                _idempotency_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint), True
-            )
+            txn = _idempotency_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
+            # This request's own earlier attempt, committed before its connection broke: the write's answer.
+            return LedgerWrite(txn, not claim_is_own(txn.idempotency_id))
         if reverses is not None:
             _lock_reversible(reverses.id)
 
@@ -280,6 +284,7 @@ def _idempotency_claim(*, initiator, key, fingerprint) -> IdempotencyKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
+    claim_made(row[0])
     return IdempotencyKey(id=row[0], initiator=initiator, key=key, fingerprint=fingerprint, created_at=now)
 
 

@@ -95,6 +95,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, so that its 413 still passes through every response header above.
     "ledger_project.middleware.RequestBodyLimitMiddleware",
+    # A GET whose database connection broke runs again on a new one (ledger_project.db_retry);
+    # innermost, so only the view runs again.
+    "ledger_project.db_retry.DbReadRetryMiddleware",
     # Turns a locked-out admin login into its 429 (django-axes wants to be last).
     "axes.middleware.AxesMiddleware",
 ]
@@ -152,6 +155,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # writes nothing, and its thread serves the next request instead of hanging.
 DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=1000)
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+# A request whose database connection broke (a switchover, a failover, a restarted server) is run
+# again on a new connection for up to this long, with a doubling pause between attempts (50 ms up
+# to 1 s); then it answers 503. Writes retry with their idempotency key (ledger_project.db_retry).
+# 0 turns the retries off.
+DB_RETRY_SECONDS = env.float("DB_RETRY_SECONDS", default=15.0)
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     {
         "options": f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",

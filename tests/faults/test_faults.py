@@ -53,7 +53,9 @@ def assert_unavailable(status, headers, body):
     assert headers["Retry-After"] == "1"
 
 
-def test_a_backend_killed_mid_transfer_leaves_nothing_and_the_retry_completes_once(auth_client, accounts):
+def test_a_backend_killed_mid_transfer_leaves_nothing_and_the_retry_completes_once(auth_client, accounts, settings):
+    # With the in-request retries off, the contract's 503 (tests/faults/test_db_retry.py has them on).
+    settings.DB_RETRY_SECONDS = 0
     source, target = accounts
     body = transfer_body(source, target, "10.00", key="killed")
     # Hold the outbox table: the transfer blocks on its last insert, after it has locked both
