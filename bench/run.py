@@ -331,7 +331,9 @@ class Bench:
                     self.pgbench(
                         service,
                         "transfer.sql",
-                        users=args.users,
+                        # From the half of the pool without limits, as transfer: its usage rows
+                        # are the service's to keep (transfer_limited).
+                        users=len(world.users) // 2,
                         per_user=args.per_user,
                         accounts=world.accounts,
                         fingerprint=fingerprint,

@@ -45,9 +45,11 @@ ON CONFLICT (initiator_id, key) DO NOTHING
 RETURNING id AS claim_id, gen_random_uuid() AS txn_id
 \gset
 
--- 5. Lock both accounts in one query ordered by primary key; read the balances off the locked rows.
+-- 5. Lock both accounts in one query ordered by primary key; read the balances off the locked rows,
+--    and the write's time: never before the rows' last change (_post_completed), so entry times never go back.
 SELECT sum(balance) FILTER (WHERE id = :src::uuid) AS src_balance,
-       sum(balance) FILTER (WHERE id = :dst::uuid) AS dst_balance
+       sum(balance) FILTER (WHERE id = :dst::uuid) AS dst_balance,
+       greatest(now(), max(updated_at)) AS ts
   FROM (SELECT id, owner_id, currency, status, balance, is_system, created_at, updated_at
           FROM accounts_account WHERE id IN (:src::uuid, :dst::uuid) ORDER BY id FOR UPDATE) locked
 \gset
@@ -61,20 +63,20 @@ WITH new_transaction AS (
     INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
            failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
     VALUES (:txn_id::uuid, 'TRANSFER', 'COMPLETED', :src::uuid, :dst::uuid, :amount, 'INR',
-            '', :uid::uuid, :claim_id, NULL, '', now(), now())
+            '', :uid::uuid, :claim_id, NULL, '', :ts::timestamptz, :ts::timestamptz)
 ), entries AS (
     INSERT INTO transactions_ledgerentry (transaction_id, account_id, type, amount, balance_after, created_at)
-    VALUES (:txn_id::uuid, :src::uuid, 'DEBIT', :amount::bigint, :src_after::bigint, now()),
-           (:txn_id::uuid, :dst::uuid, 'CREDIT', :amount::bigint, :dst_after::bigint, now())
+    VALUES (:txn_id::uuid, :src::uuid, 'DEBIT', :amount::bigint, :src_after::bigint, :ts::timestamptz),
+           (:txn_id::uuid, :dst::uuid, 'CREDIT', :amount::bigint, :dst_after::bigint, :ts::timestamptz)
 ), balances AS (
-    UPDATE accounts_account AS account SET balance = new.balance, updated_at = now()
+    UPDATE accounts_account AS account SET balance = new.balance, updated_at = :ts::timestamptz
       FROM (VALUES (:src::uuid, :src_after::bigint), (:dst::uuid, :dst_after::bigint)) AS new (id, balance)
      WHERE account.id = new.id
 ), reversed_original AS (
-    UPDATE transactions_transaction SET status = 'REVERSED', updated_at = now() WHERE id = NULL::uuid
+    UPDATE transactions_transaction SET status = 'REVERSED', updated_at = :ts::timestamptz WHERE id = NULL::uuid
 )
 INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
-SELECT email.recipient, email.subject, email.body, now()
+SELECT email.recipient, email.subject, email.body, :ts::timestamptz
   FROM UNNEST(
   ARRAY[:src_email::varchar, :dst_email::varchar],
   ARRAY['Ledger: ' || :amount::text || ' INR debited from your account',
