@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,18 +17,78 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('type', models.CharField(choices=[('transaction.completed', 'Transaction Completed'), ('transaction.failed', 'Transaction Failed'), ('transaction.reversed', 'Transaction Reversed'), ('hold.created', 'Hold Created'), ('hold.captured', 'Hold Captured'), ('hold.voided', 'Hold Voided'), ('hold.expired', 'Hold Expired'), ('account.created', 'Account Created'), ('account.frozen', 'Account Frozen'), ('account.unfrozen', 'Account Unfrozen'), ('account.closed', 'Account Closed'), ('batch.completed', 'Batch Completed')], max_length=40)),
-                ('data', models.JSONField()),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now)),
-                ('webhooks_pending', models.BooleanField(db_default=True, default=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("transaction.completed", "Transaction Completed"),
+                            ("transaction.failed", "Transaction Failed"),
+                            ("transaction.reversed", "Transaction Reversed"),
+                            ("hold.created", "Hold Created"),
+                            ("hold.captured", "Hold Captured"),
+                            ("hold.voided", "Hold Voided"),
+                            ("hold.expired", "Hold Expired"),
+                            ("account.created", "Account Created"),
+                            ("account.frozen", "Account Frozen"),
+                            ("account.unfrozen", "Account Unfrozen"),
+                            ("account.closed", "Account Closed"),
+                            ("batch.completed", "Batch Completed"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("data", models.JSONField()),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now
+                    ),
+                ),
+                ("webhooks_pending", models.BooleanField(db_default=True, default=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['user', '-created_at', '-id'], name='event_user_newest_idx'), models.Index(condition=models.Q(('webhooks_pending', True)), fields=['created_at'], name='event_webhooks_pending_idx'), models.Index(fields=['created_at'], name='event_created_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('type__in', ['transaction.completed', 'transaction.failed', 'transaction.reversed', 'hold.created', 'hold.captured', 'hold.voided', 'hold.expired', 'account.created', 'account.frozen', 'account.unfrozen', 'account.closed', 'batch.completed'])), name='event_type_valid')],
+                "indexes": [
+                    models.Index(fields=["user", "-created_at", "-id"], name="event_user_newest_idx"),
+                    models.Index(
+                        condition=models.Q(("webhooks_pending", True)),
+                        fields=["created_at"],
+                        name="event_webhooks_pending_idx",
+                    ),
+                    models.Index(fields=["created_at"], name="event_created_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "type__in",
+                                [
+                                    "transaction.completed",
+                                    "transaction.failed",
+                                    "transaction.reversed",
+                                    "hold.created",
+                                    "hold.captured",
+                                    "hold.voided",
+                                    "hold.expired",
+                                    "account.created",
+                                    "account.frozen",
+                                    "account.unfrozen",
+                                    "account.closed",
+                                    "batch.completed",
+                                ],
+                            )
+                        ),
+                        name="event_type_valid",
+                    )
+                ],
             },
         ),
     ]

@@ -313,6 +313,8 @@ ACCOUNT_DEFAULT_LIMITS = {
 HOLD_MIN_EXPIRES_IN_SECONDS = env.int("HOLD_MIN_EXPIRES_IN_SECONDS", default=60)
 HOLD_MAX_EXPIRES_IN_SECONDS = 2_592_000
 HOLD_DEFAULT_EXPIRES_IN_SECONDS = 604_800
+# Events (GET /api/events) are kept this many days; beat purges older ones (events.tasks).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
 
 # --- Operations -----------------------------------------------------------------------------
 # /api/health answers only {status} to anyone but staff and system users unless this is on.
@@ -413,6 +415,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.holds_expire",
         "schedule": env.float("HOLDS_EXPIRE_INTERVAL_SECONDS", default=30.0),
         "options": {"expires": 60},
+    },
+    # Deletes events past EVENT_RETENTION_DAYS, in batches; a missed run only keeps them longer.
+    "purge-old-events": {
+        "task": "events.tasks.events_purge",
+        "schedule": env.int("EVENT_PURGE_INTERVAL_SECONDS", default=3600),
+        "options": {"expires": 600},
     },
     # The worst delay of an email is about this interval: the relay hands new rows to the workers.
     "relay-outbox-emails": {
