@@ -25,7 +25,7 @@ SELECT 1;
 SELECT u."password", u.last_login, u.is_superuser, u.id AS uid, u.email AS src_email, u.name AS src_name,
        u.is_system, u.is_staff, u.is_active, u.date_joined,
        EXISTS(SELECT 1 AS a FROM authn_blacklistedtoken b WHERE b.jti = md5(:src_n::text) LIMIT 1) AS token_blacklisted,
-       p.account_id AS src, d.account_id AS dst, d.owner_email AS dst_email, d.owner_name AS dst_name
+       p.account_id AS src, d.account_id AS dst, d.owner_id AS dst_uid, d.owner_email AS dst_email, d.owner_name AS dst_name
   FROM bench_pick p JOIN authn_user u ON u.id = p.owner_id, bench_pick d
  WHERE p.n = :src_n AND d.n = :dst_n AND u.is_active
  ORDER BY u.id LIMIT 1
@@ -57,7 +57,9 @@ SELECT sum(balance) FILTER (WHERE id = ':src'::uuid) AS src_balance,
 
 -- 6. One statement (transactions.services.POST_SQL): the transaction in its final state, its two
 --    entries each with the balance after it, both balances, the original's status (a no-op for a
---    transfer) and the outbox rows, an email to each owner as long as the service's.
+--    transfer), the events (transaction.completed for each owner, the transaction's JSON as that
+--    owner sees it: the other side's balanceAfter null) and the outbox rows, an email to each
+--    owner as long as the service's.
 WITH new_transaction AS (
     INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
            failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
@@ -73,6 +75,15 @@ WITH new_transaction AS (
      WHERE account.id = new.id
 ), reversed_original AS (
     UPDATE transactions_transaction SET status = 'REVERSED', updated_at = now() WHERE id = NULL::uuid
+), events AS (
+    INSERT INTO events_event (id, user_id, type, data, created_at)
+    SELECT gen_random_uuid(), event.user_id, event.type, event.data, now()
+      FROM UNNEST(
+      ARRAY[':uid', ':dst_uid']::uuid[],
+      ARRAY['transaction.completed', 'transaction.completed']::varchar[],
+      ARRAY['{"id": ":txn_id", "kind": "TRANSFER", "fromAccount": ":src", "toAccount": ":dst", "amount": ":amount", "currency": "INR", "status": "COMPLETED", "idempotencyKey": "pgbench-key", "failureReason": null, "reverses": null, "hold": null, "createdAt": "2026-01-01T00:00:00.000000Z", "updatedAt": "2026-01-01T00:00:00.000000Z", "entries": [{"account": ":src", "type": "DEBIT", "amount": ":amount", "balanceAfter": ":src_after"}, {"account": ":dst", "type": "CREDIT", "amount": ":amount", "balanceAfter": null}]}',
+            '{"id": ":txn_id", "kind": "TRANSFER", "fromAccount": ":src", "toAccount": ":dst", "amount": ":amount", "currency": "INR", "status": "COMPLETED", "idempotencyKey": null, "failureReason": null, "reverses": null, "hold": null, "createdAt": "2026-01-01T00:00:00.000000Z", "updatedAt": "2026-01-01T00:00:00.000000Z", "entries": [{"account": ":src", "type": "DEBIT", "amount": ":amount", "balanceAfter": null}, {"account": ":dst", "type": "CREDIT", "amount": ":amount", "balanceAfter": ":dst_after"}]}']::jsonb[])
+      AS event (user_id, type, data)
 )
 INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
 SELECT email.recipient, email.subject, email.body, now()
