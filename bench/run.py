@@ -36,13 +36,13 @@ from psycopg import sql  # noqa: E402
 
 from bench import procstat  # noqa: E402
 from bench.load import LoadError, Measurement, pgbench_run, wrk_run  # noqa: E402
-from bench.seed import SeedError, World, pick_table_create, world_seed  # noqa: E402
+from bench.seed import SeedError, World, limits_set, pick_table_create, world_seed  # noqa: E402
 from tests.faults.processes import HttpClient  # noqa: E402
 from tests.stack import Stack, StackError  # noqa: E402
 
 SQL = ROOT / "bench" / "sql"
 STATEMENT_PAGE = 200  # entries per statement page (the API's maximum)
-WRITES = ("transfer", "hold_capture", "floor_transfer", "sql_ceiling", "sql_minimal", "funding_hot")
+WRITES = ("transfer", "transfer_limited", "hold_capture", "floor_transfer", "sql_ceiling", "sql_minimal", "funding_hot")
 READS = ("balance", "floor_read", "statement")
 SCENARIOS = WRITES + READS
 
@@ -197,7 +197,12 @@ class Bench:
             log=log,
         )
         pick_table_create(conninfo, world)
-        (self.workdir / "users.txt").write_text(world.users_file_text())
+        # Half the pool has every limit set (transfer_limited), the other half none (transfer and
+        # the other writes): the two halves are alike in all else, so their ratio is the limits' cost.
+        half = len(world.users) // 2
+        (self.workdir / "users.txt").write_text(world.users_file_text(world.users[:half]))
+        (self.workdir / "limited-users.txt").write_text(world.users_file_text(world.users[half:]))
+        limits_set(conninfo, [account for _, accounts in world.users[half:] for account in accounts])
         self.env["seed"] = {
             "accounts": world.accounts,
             "small": world.small_entries,
@@ -231,6 +236,15 @@ class Bench:
         return {
             "transfer": [
                 Subject("transfer", self.wrk(service, "transfer.lua", users, nonce), ledger, service, ledger_check)
+            ],
+            "transfer_limited": [
+                Subject(
+                    "transfer_limited",
+                    self.wrk(service, "transfer.lua", self.workdir / "limited-users.txt", nonce),
+                    ledger,
+                    service,
+                    ledger_check,
+                )
             ],
             # A hold, then its capture by the same client's next request: two writes per pair.
             "hold_capture": [
