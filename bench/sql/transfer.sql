@@ -78,10 +78,24 @@ WITH new_transaction AS (
     INSERT INTO events_event (id, user_id, type, data, created_at)
     SELECT gen_random_uuid(), event.user_id, event.type, event.data, now()
       FROM UNNEST(
-      ARRAY[':uid', ':dst_uid']::uuid[],
+      ARRAY[:uid::uuid, :dst_uid::uuid],
       ARRAY['transaction.completed', 'transaction.completed']::varchar[],
-      ARRAY['{"id": ":txn_id", "kind": "TRANSFER", "fromAccount": ":src", "toAccount": ":dst", "amount": ":amount", "currency": "INR", "status": "COMPLETED", "idempotencyKey": "pgbench-key", "failureReason": null, "reverses": null, "hold": null, "createdAt": "2026-01-01T00:00:00.000000Z", "updatedAt": "2026-01-01T00:00:00.000000Z", "entries": [{"account": ":src", "type": "DEBIT", "amount": ":amount", "balanceAfter": ":src_after"}, {"account": ":dst", "type": "CREDIT", "amount": ":amount", "balanceAfter": null}]}',
-            '{"id": ":txn_id", "kind": "TRANSFER", "fromAccount": ":src", "toAccount": ":dst", "amount": ":amount", "currency": "INR", "status": "COMPLETED", "idempotencyKey": null, "failureReason": null, "reverses": null, "hold": null, "createdAt": "2026-01-01T00:00:00.000000Z", "updatedAt": "2026-01-01T00:00:00.000000Z", "entries": [{"account": ":src", "type": "DEBIT", "amount": ":amount", "balanceAfter": null}, {"account": ":dst", "type": "CREDIT", "amount": ":amount", "balanceAfter": ":dst_after"}]}']::jsonb[])
+      ARRAY[('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
+         || '", "toAccount": "' || :dst::text || '", "amount": "' || :amount::text
+         || '", "currency": "INR", "status": "COMPLETED", "idempotencyKey": ' || '"pgbench-key"'
+         || ', "failureReason": null, "reverses": null, "hold": null, "createdAt": "' || now()::text
+         || '", "updatedAt": "' || now()::text || '", "entries": [{"account": "' || :src::text
+         || '", "type": "DEBIT", "amount": "' || :amount::text || '", "balanceAfter": ' || '"' || :src_after::text || '"'
+         || '}, {"account": "' || :dst::text || '", "type": "CREDIT", "amount": "' || :amount::text
+         || '", "balanceAfter": ' || 'null' || '}]}'),
+        ('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
+         || '", "toAccount": "' || :dst::text || '", "amount": "' || :amount::text
+         || '", "currency": "INR", "status": "COMPLETED", "idempotencyKey": ' || 'null'
+         || ', "failureReason": null, "reverses": null, "hold": null, "createdAt": "' || now()::text
+         || '", "updatedAt": "' || now()::text || '", "entries": [{"account": "' || :src::text
+         || '", "type": "DEBIT", "amount": "' || :amount::text || '", "balanceAfter": ' || 'null'
+         || '}, {"account": "' || :dst::text || '", "type": "CREDIT", "amount": "' || :amount::text
+         || '", "balanceAfter": ' || '"' || :dst_after::text || '"' || '}]}')]::jsonb[])
       AS event (user_id, type, data)
 )
 INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
