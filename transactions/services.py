@@ -190,6 +190,10 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
       `transaction_no_delete`, `transaction_no_truncate`, `transaction_money_immutable`.
     - One completed reversal per original: unique `transaction_one_completed_reversal`; check
       "a REVERSED transaction has exactly one completed reversal".
+    - Every completed, failed or reversed transaction has its events, one per user who may see
+      it, and none survives a rollback: written in this transaction (POST_SQL's `events`, or
+      `events_record` for a decline); checks "each completed, failed and reversed transaction
+      ... has its events" and "no event without its change".
 
     The helpers below that take locks or write rows assume this atomic block.
     """
