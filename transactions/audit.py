@@ -161,6 +161,7 @@ CHECKS = [
         LEFT JOIN transactions_hold h ON e.type LIKE 'hold.%%' AND h.id::text = e.data ->> 'id'
         LEFT JOIN accounts_account hf ON hf.id = h.from_account_id
         LEFT JOIN accounts_account ht ON ht.id = h.to_account_id
+        LEFT JOIN transactions_idempotencykey hv ON hv.id = h.void_idempotency_id
         LEFT JOIN accounts_account a ON e.type LIKE 'account.%%' AND a.id::text = e.data ->> 'id'
         WHERE (e.type LIKE 'transaction.%%' AND (
                   t.id IS NULL
@@ -170,7 +171,7 @@ CHECKS = [
                   OR (e.type = 'transaction.reversed' AND t.status <> 'REVERSED')))
            OR (e.type LIKE 'hold.%%' AND (
                   h.id IS NULL
-                  OR e.user_id NOT IN (hf.owner_id, ht.owner_id, h.initiator_id)
+                  OR e.user_id NOT IN (hf.owner_id, ht.owner_id, h.initiator_id, COALESCE(hv.initiator_id, h.initiator_id))
                   OR (e.type = 'hold.captured' AND h.status <> 'CAPTURED')
                   OR (e.type = 'hold.voided' AND h.status <> 'VOIDED')
                   OR (e.type = 'hold.expired' AND h.status <> 'EXPIRED')))
