@@ -4,6 +4,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from authn.models import User
+from events.models import EventType
+from events.services import ACCOUNT_STATUS_EVENTS, account_event_rows, events_record
 from ledger_project.exceptions import InvalidInputError
 
 from .exceptions import (
@@ -33,9 +35,11 @@ def account_open(*, owner: User, currency: str | None = None, metadata: dict | N
         User.objects.select_for_update(no_key=True).values("id").get(id=owner.id)
         if Account.objects.filter(owner=owner, is_system=False).count() >= settings.MAX_ACCOUNTS_PER_USER:
             raise AccountLimitReachedError()
-        return Account.objects.create(
+        account = Account.objects.create(
             owner=owner, currency=currency, metadata=metadata or {}, **limits_default(currency)
         )
+        events_record(account_event_rows(account, type=EventType.ACCOUNT_CREATED))
+    return account
 
 
 def account_metadata_set(*, owner: User, account_id, metadata: dict) -> Account:
@@ -127,6 +131,7 @@ def _account_status_change(account_id, *, allowed_from, to) -> Account:
             raise AccountNotEmptyError()
         account.status = to
         account.save(update_fields=["status", "updated_at"])
+        events_record(account_event_rows(account, type=ACCOUNT_STATUS_EVENTS[to]))
     return account
 
 
@@ -151,5 +156,10 @@ def funding_accounts_ensure(*, owner: User) -> list[Account]:
 def funding_account_ensure(*, owner: User, currency: str) -> Account:
     """The system user's funding account in `currency`, made on first use (a currency added to
     SUPPORTED_CURRENCIES after create_system_user ran has none yet)."""
-    account, _ = Account.objects.select_related("owner").get_or_create(owner=owner, currency=currency, is_system=True)
+    with transaction.atomic():
+        account, created = Account.objects.select_related("owner").get_or_create(
+            owner=owner, currency=currency, is_system=True
+        )
+        if created:  # the system user lists its funding accounts too (GET /api/accounts)
+            events_record(account_event_rows(account, type=EventType.ACCOUNT_CREATED))
     return account

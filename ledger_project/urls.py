@@ -9,6 +9,7 @@ api_patterns = [
     path("", include("accounts.urls")),
     path("", include("transactions.urls")),
     path("", include("webhooks.urls")),
+    path("", include("events.urls")),
     path("health", views.HealthApi.as_view(), name="health"),
     path("schema/", views.SchemaApi.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -86,7 +86,10 @@ def ledger_write_response(request, result: LedgerWrite, *, created_message: str)
     with the FAILED transaction in the body."""
     txn = result.transaction
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-    body = s.TransactionOutputSerializer(txn, context={"viewer": request.user}).data
+    # A new write serialized the transaction for each user's event already; a replay has not.
+    body = getattr(txn, "views", {}).get(request.user.id)
+    if body is None:
+        body = s.TransactionOutputSerializer(txn, context={"viewer": request.user}).data
     # A new write answers from its locked rows; only a replay reads the accounts again.
     debit, credit = result.accounts or transaction_accounts(txn)
     if txn.status == Transaction.Status.FAILED:

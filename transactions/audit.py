@@ -2,15 +2,19 @@
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from events.services import events_retention_start
 
 from .models import LedgerAudit
 
 logger = logging.getLogger(__name__)
 
 # Each check: (name, SQL returning the offending ids). An empty result means the invariant holds.
+# Run with psycopg parameters (`%(events_since)s`), hence `%%` for a literal percent sign.
 CHECKS = [
     (
         "account balance equals its entries (credits - debits)",
@@ -117,6 +121,63 @@ CHECKS = [
         WHERE u.amount <> counted.amount OR u.count <> counted.n
         """,
     ),
+    # Events (events/services.py): written in the change's own transaction, one per user who may
+    # see it. Only changes inside the retention window (%(events_since)s, see EVENTS_CHECKED_SINCE)
+    # still have theirs: older events were purged. A batch's items are transactions like any other.
+    (
+        "each completed, failed and reversed transaction (in the event retention window) has its events",
+        """
+        WITH expected (transaction_id, user_id, type) AS (
+            SELECT t.id, v.user_id, 'transaction.completed' FROM transactions_transaction t
+            JOIN accounts_account fa ON fa.id = t.from_account_id
+            JOIN accounts_account ta ON ta.id = t.to_account_id
+            CROSS JOIN LATERAL (VALUES (fa.owner_id), (ta.owner_id), (t.initiator_id)) AS v (user_id)
+            WHERE t.status IN ('COMPLETED', 'REVERSED') AND t.created_at >= %(events_since)s
+            UNION ALL
+            SELECT t.id, t.initiator_id, 'transaction.failed' FROM transactions_transaction t
+            WHERE t.status = 'FAILED' AND t.created_at >= %(events_since)s
+            UNION ALL
+            SELECT t.id, v.user_id, 'transaction.reversed' FROM transactions_transaction t
+            JOIN transactions_transaction r ON r.reverses_id = t.id AND r.status = 'COMPLETED'
+            JOIN accounts_account fa ON fa.id = t.from_account_id
+            JOIN accounts_account ta ON ta.id = t.to_account_id
+            CROSS JOIN LATERAL (VALUES (fa.owner_id), (ta.owner_id)) AS v (user_id)
+            WHERE t.status = 'REVERSED' AND r.created_at >= %(events_since)s
+        )
+        SELECT DISTINCT x.transaction_id FROM expected x
+        WHERE NOT EXISTS (
+            SELECT 1 FROM events_event e
+            WHERE e.user_id = x.user_id AND e.type = x.type AND e.data ->> 'id' = x.transaction_id::text
+        )
+        """,
+    ),
+    (
+        "no event without its change: each event's object exists, in its state, and its user may see it",
+        """
+        SELECT e.id FROM events_event e
+        LEFT JOIN transactions_transaction t ON e.type LIKE 'transaction.%%' AND t.id::text = e.data ->> 'id'
+        LEFT JOIN accounts_account fa ON fa.id = t.from_account_id
+        LEFT JOIN accounts_account ta ON ta.id = t.to_account_id
+        LEFT JOIN transactions_hold h ON e.type LIKE 'hold.%%' AND h.id::text = e.data ->> 'id'
+        LEFT JOIN accounts_account hf ON hf.id = h.from_account_id
+        LEFT JOIN accounts_account ht ON ht.id = h.to_account_id
+        LEFT JOIN transactions_idempotencykey hv ON hv.id = h.void_idempotency_id
+        LEFT JOIN accounts_account a ON e.type LIKE 'account.%%' AND a.id::text = e.data ->> 'id'
+        WHERE (e.type LIKE 'transaction.%%' AND (
+                  t.id IS NULL
+                  OR e.user_id NOT IN (fa.owner_id, ta.owner_id, t.initiator_id)
+                  OR (e.type = 'transaction.completed' AND t.status NOT IN ('COMPLETED', 'REVERSED'))
+                  OR (e.type = 'transaction.failed' AND (t.status <> 'FAILED' OR e.user_id <> t.initiator_id))
+                  OR (e.type = 'transaction.reversed' AND t.status <> 'REVERSED')))
+           OR (e.type LIKE 'hold.%%' AND (
+                  h.id IS NULL
+                  OR e.user_id NOT IN (hf.owner_id, ht.owner_id, h.initiator_id, COALESCE(hv.initiator_id, h.initiator_id))
+                  OR (e.type = 'hold.captured' AND h.status <> 'CAPTURED')
+                  OR (e.type = 'hold.voided' AND h.status <> 'VOIDED')
+                  OR (e.type = 'hold.expired' AND h.status <> 'EXPIRED')))
+           OR (e.type LIKE 'account.%%' AND (a.id IS NULL OR e.user_id <> a.owner_id))
+        """,
+    ),
     (
         # What statements and `?asOf=` rest on: an entry's balance_after is the one before it
         # plus or minus its amount, and it is not older than the one before it.
@@ -158,6 +219,15 @@ CHECKS = [
         """,
     ),
 ]
+
+# Transactions newer than the retention window less this margin must have their events: the margin
+# covers the purge running meanwhile and clocks that differ between the web and the worker.
+EVENTS_CHECK_MARGIN = timedelta(hours=1)
+
+
+def events_checked_since(now=None):
+    return events_retention_start(now) + EVENTS_CHECK_MARGIN
+
 
 COUNTS_SQL = """
     SELECT (SELECT COUNT(*) FROM accounts_account),
@@ -202,8 +272,9 @@ def ledger_verify() -> LedgerReport:
         cursor.execute("SET LOCAL statement_timeout = 0")
         cursor.execute(COUNTS_SQL)
         report.accounts, report.transactions, report.entries = cursor.fetchone()
+        params = {"events_since": events_checked_since()}
         for name, sql in CHECKS:
-            cursor.execute(sql)
+            cursor.execute(sql, params)
             offenders = [str(row[0]) for row in cursor.fetchall()]
             if offenders:
                 report.violations[name] = offenders

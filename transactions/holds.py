@@ -17,6 +17,8 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.money import BALANCE_MAX, format_minor
 from authn.models import User
+from events.models import EventType
+from events.services import events_record, hold_event_rows, hold_viewers
 from ledger_project.db_retry import claim_is_own, db_retry
 from ledger_project.metadata import metadata_fingerprint
 from notifications.emails import hold_emails_enqueue, transaction_emails
@@ -110,6 +112,9 @@ def hold_create(
             if counts_usage:
                 usage_add(debit, amount)
             hold_emails_enqueue(hold=hold, source=debit, source_owner=source.owner)
+        # A declined hold is a hold.created too (status FAILED, its creator's alone): the key was
+        # spent on it, as a declined transfer's is on its transaction.failed.
+        _hold_events(hold, EventType.HOLD_CREATED, debit, credit)
     return HoldWrite(hold, False, None, (debit, credit))
 
 
@@ -164,6 +169,8 @@ def hold_capture(*, initiator: User, hold_id, idempotency_key: str, amount: Deci
         txn.entry_list = _post_completed(txn, debit, credit, emails)
         _hold_finish(hold, Hold.Status.CAPTURED, captured_amount=captured)
         hold.capture_id = txn.id
+        # Besides the capture's transaction.completed, which _post_completed wrote.
+        _hold_events(hold, EventType.HOLD_CAPTURED, debit, credit, actor_id=initiator.id)
     return HoldWrite(hold, False, txn, (debit, credit))
 
 
@@ -185,6 +192,7 @@ def hold_void(*, initiator: User, hold_id, idempotency_key: str) -> HoldWrite:
             usage_give_back(debit, hold)
         _hold_finish(hold, Hold.Status.VOIDED, void_idempotency=claim)
         hold.capture_id = None
+        _hold_events(hold, EventType.HOLD_VOIDED, debit, credit, actor_id=initiator.id)
     return HoldWrite(hold, False, None, (debit, credit))
 
 
@@ -201,7 +209,12 @@ def holds_expire(*, now=None, limit: int = 1000) -> int:
     expired = 0
     for hold_id in due:
         with transaction.atomic():
-            hold = Hold.objects.select_for_update().filter(id=hold_id, status=Hold.Status.PENDING).first()
+            hold = (
+                Hold.objects.select_for_update(of=("self",))
+                .select_related("idempotency")
+                .filter(id=hold_id, status=Hold.Status.PENDING)
+                .first()
+            )
             if hold is None or not hold.is_expired(now):
                 continue  # captured, voided or swept meanwhile
             locked = _lock_accounts(hold.from_account_id, hold.to_account_id)
@@ -210,6 +223,8 @@ def holds_expire(*, now=None, limit: int = 1000) -> int:
             if has_window_limit(debit):
                 usage_give_back(debit, hold)
             _hold_finish(hold, Hold.Status.EXPIRED)
+            hold.capture_id = None
+            _hold_events(hold, EventType.HOLD_EXPIRED, debit, locked[hold.to_account_id])
             expired += 1
     return expired
 
@@ -268,6 +283,13 @@ def _hold_finish(hold: Hold, status: str, **changes) -> None:
     for name, value in changes.items():
         setattr(hold, name, value)
     hold.save(update_fields=["status", "updated_at", *changes])
+
+
+def _hold_events(hold: Hold, type: str, source: Account, destination: Account, *, actor_id=None) -> None:
+    """The hold as each user who may see it sees it now. Call inside the write's atomic block,
+    after the hold's last change."""
+    user_ids = hold_viewers(hold, source, destination, actor_id=actor_id)
+    events_record(hold_event_rows(hold, type=type, user_ids=user_ids))
 
 
 def _replay(*, initiator: User, key: str, fingerprint: str) -> HoldWrite:

@@ -20,6 +20,15 @@ from accounts.money import BALANCE_MAX, BALANCE_MIN, to_minor
 from accounts.services import funding_account_ensure
 from authn.exceptions import NotSystemUserError
 from authn.models import User
+from events.models import EventType
+from events.services import (
+    EVENTS_INSERT_SQL,
+    events_record,
+    events_sql_params,
+    transaction_event_rows,
+    transaction_viewers,
+    viewers,
+)
 from ledger_project.db_retry import claim_is_own, claim_made, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
@@ -201,6 +210,10 @@ def _ledger_write(
       `transaction_no_delete`, `transaction_no_truncate`, `transaction_money_immutable`.
     - One completed reversal per original: unique `transaction_one_completed_reversal`; check
       "a REVERSED transaction has exactly one completed reversal".
+    - Every completed, failed or reversed transaction has its events, one per user who may see
+      it, and none survives a rollback: written in this transaction (POST_SQL's `events`, or
+      `events_record` for a decline); checks "each completed, failed and reversed transaction
+      ... has its events" and "no event without its change".
 
     The helpers below that take locks or write rows assume this atomic block.
     """
@@ -244,6 +257,8 @@ def _ledger_write(
         if failure:
             txn.save(force_insert=True)
             txn.entry_list = []
+            _record_views(txn, EventType.TRANSACTION_FAILED, [txn.initiator_id])
+            events_record(txn.event_rows, created_at=txn.created_at)
         else:
             debit.balance -= amount
             credit.balance += amount
@@ -252,10 +267,28 @@ def _ledger_write(
             )
             # Kept on the transaction for the response, so nothing after the commit needs the
             # database (a failure there would turn a stored write into a 503).
-            txn.entry_list = _post_completed(txn, debit, credit, emails, now=now)
+            extra_events = _reversed_original_events(reverses, now) if reverses is not None else ()
+            txn.entry_list = _post_completed(txn, debit, credit, emails, now=now, extra_events=extra_events)
             if counts_usage:
                 usage_add(debit, amount)
     return LedgerWrite(txn, False, (debit, credit))
+
+
+def _record_views(txn: Transaction, type: str, user_ids) -> None:
+    """The event rows of `txn` for each user, kept on it as `event_rows`; `views` maps each user to
+    their row's data, so the write's own answer reuses the caller's instead of serializing again."""
+    txn.event_rows = transaction_event_rows(txn, type=type, user_ids=user_ids)
+    txn.views = {row.user_id: row.data for row in txn.event_rows}
+
+
+def _reversed_original_events(original: Transaction, now) -> list:
+    """transaction.reversed: the original as its owners will see it once this write commits (POST_SQL
+    marks it REVERSED at `now`). Call inside the atomic block of `_ledger_write`, after
+    `_lock_reversible`."""
+    shown = Transaction.objects.select_related("idempotency").prefetch_related(entries_prefetch()).get(id=original.id)
+    shown.status, shown.updated_at = Status.REVERSED, now
+    owners = viewers(original.from_account.owner_id, original.to_account.owner_id)
+    return transaction_event_rows(shown, type=EventType.TRANSACTION_REVERSED, user_ids=owners)
 
 
 def idempotency_fingerprint(kind, *subjects) -> str:
@@ -360,6 +393,7 @@ POST_SQL = f"""
         WHERE account.id = new.id
     ), reversed_original AS (
         UPDATE {Transaction._meta.db_table} SET status = 'REVERSED', updated_at = %(now)s WHERE id = %(reverses)s
+    ), events AS ({EVENTS_INSERT_SQL}
     )
     INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
     SELECT email.recipient, email.subject, email.body, %(now)s
@@ -369,10 +403,11 @@ POST_SQL = f"""
 
 
 def _post_completed(
-    txn: Transaction, debit: Account, credit: Account, emails: list[OutboxEmail], *, now=None
+    txn: Transaction, debit: Account, credit: Account, emails: list[OutboxEmail], *, now=None, extra_events=()
 ) -> list[LedgerEntry]:
     """The completed transaction (a transfer, funding, reversal or hold capture), its two entries,
-    both balances, the original's REVERSED status (for a reversal) and the outbox rows, in ONE
+    both balances, the original's REVERSED status (for a reversal), the outbox rows and the events
+    (transaction.completed for each user who may see it, and `extra_events`) in ONE
     statement: each was a round trip of its own, and
     the ORM's cost per statement was most of the request's. The foreign keys are checked at the
     statement's end and the balanced-transaction trigger at commit, as before. Call inside the
@@ -384,6 +419,19 @@ def _post_completed(
     which every earlier post set, should another process's clock run behind."""
     now = max(now or timezone.now(), debit.updated_at, credit.updated_at)
     debit.updated_at = credit.updated_at = txn.created_at = txn.updated_at = now
+    # The entries first: the events show the transaction with them, as its answer does.
+    txn.entry_list = [
+        LedgerEntry(
+            transaction=txn,
+            account=account,
+            type=side,
+            amount=txn.amount,
+            balance_after=account.balance,
+            created_at=now,
+        )
+        for account, side in ((debit, LedgerEntry.Type.DEBIT), (credit, LedgerEntry.Type.CREDIT))
+    ]
+    _record_views(txn, EventType.TRANSACTION_COMPLETED, transaction_viewers(txn, debit, credit))
     with connection.cursor() as cursor:
         cursor.execute(
             POST_SQL,
@@ -407,16 +455,7 @@ def _post_completed(
                 "email_body": [email.body for email in emails],
                 # Text, cast in the statement: nothing to adapt for the common transfer without any.
                 "metadata": json.dumps(txn.metadata) if txn.metadata else "{}",
+                **events_sql_params([*txn.event_rows, *extra_events]),
             },
         )
-    return [
-        LedgerEntry(
-            transaction=txn,
-            account=account,
-            type=side,
-            amount=txn.amount,
-            balance_after=account.balance,
-            created_at=now,
-        )
-        for account, side in ((debit, LedgerEntry.Type.DEBIT), (credit, LedgerEntry.Type.CREDIT))
-    ]
+    return txn.entry_list

@@ -39,3 +39,18 @@ FROM generate_series(1, %(count)s) AS i
 CROSS JOIN (VALUES (0), (1)) AS s(side)
 CROSS JOIN LATERAL (SELECT (side = 0) = (i %% 2 = 1) AS is_big) AS b
 ORDER BY i, side;
+
+-- Each transfer's transaction.completed event (events.services): the reader owns both sides and
+-- initiated them, so one event each, as the service writes it (the JSON without its entries, which
+-- verify_ledger does not read). Not pending for webhooks: nobody subscribed while seeding.
+INSERT INTO events_event (id, user_id, type, data, created_at, webhooks_pending)
+SELECT gen_random_uuid(), %(initiator)s::uuid, 'transaction.completed',
+       jsonb_build_object(
+           'id', md5('bench-big-' || i)::uuid, 'kind', 'TRANSFER',
+           'fromAccount', CASE WHEN i %% 2 = 1 THEN %(big)s::text ELSE %(partner)s::text END,
+           'toAccount', CASE WHEN i %% 2 = 1 THEN %(partner)s::text ELSE %(big)s::text END,
+           'amount', (%(amount)s::bigint / 100.0)::numeric(20, 2)::text, 'currency', 'INR', 'status', 'COMPLETED',
+           'idempotencyKey', 'bench-big-' || i, 'failureReason', NULL, 'reverses', NULL, 'hold', NULL,
+           'createdAt', %(t0)s::timestamptz + i * interval '1 microsecond', 'updatedAt', %(t0)s::timestamptz + i * interval '1 microsecond'),
+       %(t0)s + i * interval '1 microsecond', false
+FROM generate_series(1, %(count)s) AS i;

@@ -25,7 +25,7 @@ SELECT 1;
 SELECT u."password", u.last_login, u.is_superuser, u.id AS uid, u.email AS src_email, u.name AS src_name,
        u.is_system, u.is_staff, u.is_active, u.date_joined,
        EXISTS(SELECT 1 AS a FROM authn_blacklistedtoken b WHERE b.jti = md5(:src_n::text) LIMIT 1) AS token_blacklisted,
-       p.account_id AS src, d.account_id AS dst, d.owner_email AS dst_email, d.owner_name AS dst_name
+       p.account_id AS src, d.account_id AS dst, d.owner_id AS dst_uid, d.owner_email AS dst_email, d.owner_name AS dst_name
   FROM bench_pick p JOIN authn_user u ON u.id = p.owner_id, bench_pick d
  WHERE p.n = :src_n AND d.n = :dst_n AND u.is_active
  ORDER BY u.id LIMIT 1
@@ -58,7 +58,9 @@ SELECT sum(balance) FILTER (WHERE id = :src::uuid) AS src_balance,
 
 -- 6. One statement (transactions.services.POST_SQL): the transaction in its final state, its two
 --    entries each with the balance after it, both balances, the original's status (a no-op for a
---    transfer) and the outbox rows, an email to each owner as long as the service's.
+--    transfer), the events (transaction.completed for each owner, the transaction's JSON as that
+--    owner sees it: the other side's balanceAfter null) and the outbox rows, an email to each
+--    owner as long as the service's.
 WITH new_transaction AS (
     INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
            failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
@@ -74,6 +76,29 @@ WITH new_transaction AS (
      WHERE account.id = new.id
 ), reversed_original AS (
     UPDATE transactions_transaction SET status = 'REVERSED', updated_at = :ts::timestamptz WHERE id = NULL::uuid
+), events AS (
+    INSERT INTO events_event (id, user_id, type, data, created_at)
+    SELECT gen_random_uuid(), event.user_id, event.type, event.data, :ts::timestamptz
+      FROM UNNEST(
+      ARRAY[:uid::uuid, :dst_uid::uuid],
+      ARRAY['transaction.completed', 'transaction.completed']::varchar[],
+      ARRAY[('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
+         || '", "toAccount": "' || :dst::text || '", "amount": "' || :amount::text
+         || '", "currency": "INR", "status": "COMPLETED", "idempotencyKey": ' || '"pgbench-key"'
+         || ', "failureReason": null, "reverses": null, "hold": null, "createdAt": "' || :ts::timestamptz::text
+         || '", "updatedAt": "' || :ts::timestamptz::text || '", "entries": [{"account": "' || :src::text
+         || '", "type": "DEBIT", "amount": "' || :amount::text || '", "balanceAfter": ' || '"' || :src_after::text || '"'
+         || '}, {"account": "' || :dst::text || '", "type": "CREDIT", "amount": "' || :amount::text
+         || '", "balanceAfter": ' || 'null' || '}]}'),
+        ('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
+         || '", "toAccount": "' || :dst::text || '", "amount": "' || :amount::text
+         || '", "currency": "INR", "status": "COMPLETED", "idempotencyKey": ' || 'null'
+         || ', "failureReason": null, "reverses": null, "hold": null, "createdAt": "' || :ts::timestamptz::text
+         || '", "updatedAt": "' || :ts::timestamptz::text || '", "entries": [{"account": "' || :src::text
+         || '", "type": "DEBIT", "amount": "' || :amount::text || '", "balanceAfter": ' || 'null'
+         || '}, {"account": "' || :dst::text || '", "type": "CREDIT", "amount": "' || :amount::text
+         || '", "balanceAfter": ' || '"' || :dst_after::text || '"' || '}]}')]::jsonb[])
+      AS event (user_id, type, data)
 )
 INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
 SELECT email.recipient, email.subject, email.body, :ts::timestamptz

@@ -324,6 +324,9 @@ ACCOUNT_DEFAULT_LIMITS = {
 HOLD_MIN_EXPIRES_IN_SECONDS = env.int("HOLD_MIN_EXPIRES_IN_SECONDS", default=60)
 HOLD_MAX_EXPIRES_IN_SECONDS = 2_592_000
 HOLD_DEFAULT_EXPIRES_IN_SECONDS = 604_800
+# Events (GET /api/events), and webhook deliveries with their attempts, are kept this many days;
+# beat purges older ones (events.tasks, webhooks.tasks).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
 
 # --- Operations -----------------------------------------------------------------------------
 # /api/health answers only {status} to anyone but staff and system users unless this is on.
@@ -386,8 +389,6 @@ WEBHOOK_RETRY_WINDOW_SECONDS = env.int("WEBHOOK_RETRY_WINDOW_SECONDS", default=3
 # over again (its worker died). Above WEBHOOK_TIMEOUT_SECONDS.
 WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
 WEBHOOK_RELAY_BATCH_SIZE = env.int("WEBHOOK_RELAY_BATCH_SIZE", default=200)
-# Events, and webhook deliveries with their attempts, are kept this long.
-EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
@@ -448,6 +449,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transactions.tasks.holds_expire",
         "schedule": env.float("HOLDS_EXPIRE_INTERVAL_SECONDS", default=30.0),
         "options": {"expires": 60},
+    },
+    # Deletes events past EVENT_RETENTION_DAYS, in batches; a missed run only keeps them longer.
+    "purge-old-events": {
+        "task": "events.tasks.events_purge",
+        "schedule": env.int("EVENT_PURGE_INTERVAL_SECONDS", default=3600),
+        "options": {"expires": 600},
     },
     # The worst delay of an email is about this interval: the relay hands new rows to the workers.
     "relay-webhooks": {
