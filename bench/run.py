@@ -552,13 +552,17 @@ def transfer_round_trips(world: World) -> list[str]:
     connections.close_all()
     if response.status_code != 201:
         raise SeedError(f"the traced transfer answered {response.status_code}: {response.content[:300]!r}")
-    trips, parsed = [], "(prepared statement)"
+    trips, parsed, executed = [], "(prepared statement)", False
     for kind, text in messages:
         parsed = text if kind == "Parse" else parsed
-        if kind in ("Query", "Sync"):
+        executed = executed or kind == "Execute"
+        # A Sync after a Parse with no Execute only prepared a statement: psycopg does that once per
+        # connection and statement (DB_PREPARE_THRESHOLD), not per request, so it is not counted.
+        if kind == "Query" or (kind == "Sync" and executed):
             text = " ".join((text if kind == "Query" else parsed).split())  # the trace quotes it: "..."
             trips.append(text[1:-1].strip() if text[:1] == text[-1:] == '"' else text)
-            parsed = "(prepared statement)"
+        if kind in ("Query", "Sync"):
+            parsed, executed = "(prepared statement)", False
     return trips
 
 

@@ -11,7 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from events.models import Event
+from accounts.services import account_open
+from events.models import Event, EventType
 from notifications.models import OutboxEmail
 from tests.factories import UserFactory
 from webhooks import services
@@ -390,7 +391,9 @@ def test_verify_ledger_reports_a_delivery_to_another_users_endpoint(user, endpoi
     from transactions.audit import ledger_verify
 
     endpoint, _ = endpoint_of(UserFactory(), "http://127.0.0.1:9/hooks")
-    event = event_for(user)
+    # A real event (verify_ledger checks that each event's object exists): the account's opening.
+    account_open(owner=user, currency="INR")
+    event = Event.objects.get(user=user, type=EventType.ACCOUNT_CREATED)
     assert ledger_verify().ok
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE webhooks_webhookdelivery DISABLE TRIGGER webhook_delivery_same_owner")
