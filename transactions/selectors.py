@@ -5,8 +5,8 @@ from accounts.models import Account
 from authn.models import User
 from ledger_project.db_router import replica_alias
 
-from .exceptions import HoldNotFoundError, TransactionNotFoundError
-from .models import Hold, IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
+from .exceptions import BatchNotFoundError, HoldNotFoundError, TransactionNotFoundError
+from .models import Batch, Hold, IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
 
 
 def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
@@ -134,10 +134,26 @@ def transaction_outcome_totals(*, after_key_id: int, settled_before) -> tuple[in
     )
     if upto is None:
         return after_key_id, []
-    rows = (
-        Transaction.objects.filter(idempotency_id__gt=after_key_id, idempotency_id__lte=upto)
-        .values("kind", "status", "failure_reason", "currency")
-        .annotate(count=Count("id"), amount=Sum("amount"))
-        .order_by()
-    )
-    return upto, list(rows)
+    # A batch's items carry its key, not their own: counted through the batch, in a second query
+    # (an OR across the join would lose both index ranges).
+    rows = []
+    for key_range in (
+        {"idempotency_id__gt": after_key_id, "idempotency_id__lte": upto},
+        {"batch__idempotency_id__gt": after_key_id, "batch__idempotency_id__lte": upto},
+    ):
+        rows += (
+            Transaction.objects.filter(**key_range)
+            .values("kind", "status", "failure_reason", "currency")
+            .annotate(count=Count("id"), amount=Sum("amount"))
+            .order_by()
+        )
+    return upto, rows
+
+
+def batch_get(*, user: User, batch_id) -> tuple[Batch, dict]:
+    """A batch its initiator sent (anyone else: 404), with its transactions by id as they are now."""
+    batch = Batch.objects.filter(id=batch_id, initiator=user).first()
+    if batch is None:
+        raise BatchNotFoundError()
+    transactions = _with_details(Transaction.objects.filter(batch=batch))
+    return batch, {str(txn.id): txn for txn in transactions}

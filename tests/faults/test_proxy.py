@@ -129,7 +129,7 @@ def test_too_long_uris_and_headers_are_json(edge, path, headers, status, code):
 
 
 def test_a_body_over_the_limit_is_a_json_413(edge, settings):
-    body = b"{" + b" " * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b"}"
+    body = b"{" + b" " * settings.MAX_REQUEST_BODY_BYTES + b"}"
     status, response, raw = exchange(
         edge.port, "POST", "/api/auth/login", headers={"Content-Type": "application/json"}, body=body
     )
