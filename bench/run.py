@@ -42,7 +42,16 @@ from tests.stack import Stack, StackError  # noqa: E402
 
 SQL = ROOT / "bench" / "sql"
 STATEMENT_PAGE = 200  # entries per statement page (the API's maximum)
-WRITES = ("transfer", "hold_capture", "floor_transfer", "sql_ceiling", "sql_minimal", "funding_hot")
+WRITES = (
+    "transfer",
+    "hold_capture",
+    "floor_transfer",
+    "sql_ceiling",
+    "sql_minimal",
+    "funding_hot",
+    "batch",
+    "sql_batch",
+)
 READS = ("balance", "floor_read", "statement")
 SCENARIOS = WRITES + READS
 
@@ -71,6 +80,7 @@ class Subject:
     check: Callable[[], str] | None = None  # after a run: "ok" or what is wrong
     role: str = ""  # small/big, first/deep: what the targets compare
     target: str = ""
+    per_request: int = 1  # transfers per request (or pgbench transaction): a batch's size
 
 
 @dataclass
@@ -85,6 +95,11 @@ class Run:
     def label(self) -> str:
         target = f" ({self.subject.target})" if self.subject.target else ""
         return f"{self.subject.scenario}{target} at {self.clients} clients"
+
+    @property
+    def transfers_rate(self) -> float:
+        """Transfers per second: requests per second times the transfers each one carries."""
+        return self.measurement.rate * self.subject.per_request
 
 
 @dataclass
@@ -149,6 +164,7 @@ class Bench:
             problems.append("PostgreSQL was restarted during this run, by something outside the bench")
         log(
             f"  {run.label:<46} {m.rate:9.1f} /s  p50 {m.latency_ms['p50']:7.1f} ms  p99 {m.latency_ms['p99']:7.1f} ms  errors {m.errors}"
+            + (f"  = {run.transfers_rate:,.0f} transfers/s" if subject.per_request > 1 else "")
             + (f"  check {run.verify}" if run.verify else "")
             + ("  [warm-up]" if warmup else "")
         )
@@ -277,6 +293,34 @@ class Bench:
                     ledger,
                     service,
                     ledger_check,
+                )
+            ],
+            # 100 transfers per request (--batch-size), atomic, never declined; its ceiling is
+            # the same batch as raw set-based SQL (bench/sql/sql_batch.sql).
+            "batch": [
+                Subject(
+                    "batch",
+                    self.wrk(service, "batch.lua", users, nonce, args.batch_size),
+                    ledger,
+                    service,
+                    ledger_check,
+                    per_request=args.batch_size,
+                )
+            ],
+            "sql_batch": [
+                Subject(
+                    "sql_batch",
+                    self.pgbench(
+                        service,
+                        "sql_batch.sql",
+                        users=args.users,
+                        per_user=args.per_user,
+                        accounts=world.accounts,
+                        size=args.batch_size,
+                    ),
+                    ledger,
+                    check=ledger_check,
+                    per_request=args.batch_size,
                 )
             ],
             "balance": [
@@ -553,6 +597,7 @@ def parse_args(argv):
     add("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
     add("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     add("--generator-threads", type=int, default=1, help="wrk/pgbench threads (default 1)")
+    add("--batch-size", type=int, default=100, help="transfers per request of batch and sql_batch (default 100)")
     add(
         "--database",
         help="scratch database, and <it>_floor, dropped and recreated (default ledger_bench; smoke ledger_bench_smoke)",
