@@ -91,17 +91,19 @@ BATCH_LINES = {
 def batch_emails(*, batch_id, moves, owners) -> list[OutboxEmail]:
     """One summary email per owner per batch (not one per item): a line for each completed move
     that touched the owner's accounts, and those accounts' balances after the batch. `moves` are
-    `(txn, debit, credit, ...)` in item order, the accounts the locked rows as the batch left
-    them; `owners` maps owner ids to users. `transactions.batches._batch_post` inserts the rows
+    the completed items in order (`transactions.batches.ItemOutcome`: id, amount, currency,
+    debit, credit), the accounts the locked rows as the batch left them; `owners` maps owner
+    ids to users. `transactions.batches._batch_post` inserts the rows
     in the batch's statement, so they commit with it or not at all."""
     lines, finals = {}, {}
-    for txn, debit, credit, *_ in moves:
+    for move in moves:
+        debit, credit = move.debit, move.credit
         values = {
-            "amount": format_minor(txn.amount, txn.currency),
-            "currency": txn.currency,
+            "amount": format_minor(move.amount, move.currency),
+            "currency": move.currency,
             "debit": debit.id,
             "credit": credit.id,
-            "transaction": txn.id,
+            "transaction": move.id,
         }
         if debit.owner_id == credit.owner_id:
             sides = {debit.owner_id: "both"}

@@ -24,9 +24,10 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework import serializers
 
 from accounts.models import Account, AccountUsage
-from accounts.money import to_minor
+from accounts.money import format_minor, to_minor
 from authn.models import User
 from ledger_project.exceptions import InvalidInputError
 from notifications.emails import batch_emails
@@ -154,20 +155,47 @@ def _batch_replay(*, initiator, key, fingerprint) -> BatchWrite:
     return BatchWrite(batch.id, batch.response_status, batch.response, True)
 
 
+@dataclass(slots=True)
+class ItemOutcome:
+    """One judged item: the transaction it is written as (COMPLETED, or FAILED with its decline's
+    code and details), with each side's balance right after it. Plain data rather than a model:
+    building and serializing hundreds of model instances was most of a batch's Python time."""
+
+    index: int
+    reference: str | None
+    id: uuid.UUID
+    debit: Account
+    credit: Account
+    amount: int
+    failure: str
+    details: dict | None
+    debit_after: int
+    credit_after: int
+
+    @property
+    def currency(self) -> str:
+        return self.debit.currency
+
+    @property
+    def status(self) -> str:
+        return Status.FAILED if self.failure else Status.COMPLETED
+
+
 @dataclass
 class BatchPlan:
-    """The judged batch: its transactions in item order (FAILED ones included, none after an
-    atomic decline), the completed moves with their balances after, and the decline that
-    stopped an atomic batch."""
+    """The judged batch: its items in order (FAILED ones included; none after an atomic
+    decline), and the decline that stopped an atomic batch."""
 
-    transactions: list
-    moves: list  # (txn, debit, credit, debit_after, credit_after) of each completed item
-    results: list  # non-atomic: (index, reference, txn, decline details or None)
+    items: list
     declined: dict | None = None
 
     @property
     def written(self) -> bool:
         return self.declined is None
+
+    @property
+    def moves(self) -> list:
+        return [item for item in self.items if not item.failure]
 
 
 def _batch_judge(*, initiator, items, amounts, locked, atomic) -> BatchPlan:
@@ -175,7 +203,7 @@ def _batch_judge(*, initiator, items, amounts, locked, atomic) -> BatchPlan:
     (`_decline_reason`: status, limits, funds, bigint range), the rows carrying the running
     balances and usage. Writes nothing (but `funds_cover` may release expired holds, as any funds
     check does). Call inside the atomic block of `batch_create`, after `_lock_accounts`."""
-    plan = BatchPlan([], [], [])
+    plan = BatchPlan([])
     for index, (item, amount) in enumerate(zip(items, amounts, strict=True)):
         debit, credit = locked[item.from_account_id], locked[item.to_account_id]
         failure = _decline_reason(Kind.TRANSFER, debit, credit, amount)
@@ -184,21 +212,9 @@ def _batch_judge(*, initiator, items, amounts, locked, atomic) -> BatchPlan:
             details = decline_details(failure, debit=debit, credit=credit, amount=amount, viewer=initiator)
             if atomic:
                 plan.declined = {"index": index, "reference": item.reference, "code": failure, "details": details}
-                plan.transactions, plan.moves = [], []
+                plan.items = []
                 return plan
-        txn = Transaction(
-            id=uuid.uuid4(),
-            kind=Kind.TRANSFER,
-            status=Status.FAILED if failure else Status.COMPLETED,
-            from_account=debit,
-            to_account=credit,
-            amount=amount,
-            currency=debit.currency,
-            failure_reason=failure,
-            initiator=initiator,
-        )
-        txn.entry_list = []
-        if not failure:
+        else:
             debit.balance -= amount
             credit.balance += amount
             if hasattr(debit, "window_usage"):
@@ -208,13 +224,20 @@ def _batch_judge(*, initiator, items, amounts, locked, atomic) -> BatchPlan:
                 }
                 debit.usage_added = getattr(debit, "usage_added", 0) + amount
                 debit.usage_counted = getattr(debit, "usage_counted", 0) + 1
-            txn.entry_list = [
-                LedgerEntry(transaction=txn, account=account, type=side, amount=amount, balance_after=account.balance)
-                for account, side in ((debit, LedgerEntry.Type.DEBIT), (credit, LedgerEntry.Type.CREDIT))
-            ]
-            plan.moves.append((txn, debit, credit, debit.balance, credit.balance))
-        plan.transactions.append(txn)
-        plan.results.append((index, item.reference, txn, details))
+        plan.items.append(
+            ItemOutcome(
+                index,
+                item.reference,
+                uuid.uuid4(),
+                debit,
+                credit,
+                amount,
+                failure,
+                details,
+                debit.balance,
+                credit.balance,
+            )
+        )
     return plan
 
 
@@ -224,39 +247,28 @@ def _batch_answer(batch: Batch, plan: BatchPlan, *, locked, viewer, now) -> tupl
     if not plan.written:
         batch.status = Batch.Status.FAILED
         return 422, BatchDeclinedError(extra={"details": plan.declined}).body()
-    for txn in plan.transactions:
-        txn.batch_id, txn.created_at, txn.updated_at = batch.id, now, now
-        for entry in txn.entry_list:
-            entry.created_at = now
     # Every account of the caller's that the batch named, as the batch left it.
     balances = balances_json(sorted(locked.values(), key=lambda account: account.id), viewer=viewer)
-    context = {"viewer": viewer}
+    render = _item_renderer(batch_id=batch.id, viewer=viewer, now=now)
     if batch.atomic:
         batch.status = Batch.Status.COMPLETED
-        transactions = s.TransactionOutputSerializer(plan.transactions, many=True, context=context).data
-        shown = {"transactions": transactions}
+        shown = {"transactions": [render(item) for item in plan.items]}
         status, message = 201, ATOMIC_COMPLETED
     else:
-        failed = sum(1 for txn in plan.transactions if txn.status == Status.FAILED)
+        failed = sum(1 for item in plan.items if item.failure)
         if failed == 0:
             batch.status = Batch.Status.COMPLETED
         else:
-            batch.status = Batch.Status.FAILED if failed == len(plan.transactions) else Batch.Status.PARTIAL
+            batch.status = Batch.Status.FAILED if failed == len(plan.items) else Batch.Status.PARTIAL
         results = []
-        for index, reference, txn, details in plan.results:
-            data = s.TransactionOutputSerializer(txn, context=context).data
-            if txn.status == Status.FAILED:
-                extra = {"transaction": data, **({"details": details} if details else {})}
-                results.append(
-                    {
-                        "index": index,
-                        "reference": reference,
-                        "status": 422,
-                        "error": DECLINES[txn.failure_reason](extra=extra).body(),
-                    }
-                )
+        for item in plan.items:
+            result = {"index": item.index, "reference": item.reference}
+            if item.failure:
+                extra = {"transaction": render(item), **({"details": item.details} if item.details else {})}
+                result.update(status=422, error=DECLINES[item.failure](extra=extra).body())
             else:
-                results.append({"index": index, "reference": reference, "status": 201, "transaction": data})
+                result.update(status=201, transaction=render(item))
+            results.append(result)
         shown = {"results": results}
         status, message = 200, NON_ATOMIC_DONE
     body = {
@@ -264,8 +276,54 @@ def _batch_answer(batch: Batch, plan: BatchPlan, *, locked, viewer, now) -> tupl
         "batch": {"id": str(batch.id), "atomic": batch.atomic, "status": batch.status, "count": batch.count, **shown},
         "balances": balances,
     }
-    # Through JSON once, so the stored body and the answer are the same text (dates, decimals).
-    return status, json.loads(json.dumps(body, default=str))
+    return status, body
+
+
+def _item_renderer(*, batch_id, viewer, now):
+    """An item's transaction JSON, field for field what `TransactionOutputSerializer` shows the
+    initiator (tests/transactions/test_batches_api.py compares the two through the GET route),
+    written out by hand: DRF's serializer cost more than the rest of a batch together."""
+    at = serializers.DateTimeField().to_representation(now)
+    batch = str(batch_id)
+
+    def money(amount, currency):
+        return format_minor(amount, currency)
+
+    def render(item: ItemOutcome) -> dict:
+        currency = item.currency
+        entries = []
+        if not item.failure:
+            entries = [
+                {
+                    "account": str(account.id),
+                    "type": side,
+                    "amount": money(item.amount, currency),
+                    "balanceAfter": money(after, currency) if account.owner_id == viewer.id else None,
+                }
+                for account, side, after in (
+                    (item.debit, LedgerEntry.Type.DEBIT, item.debit_after),
+                    (item.credit, LedgerEntry.Type.CREDIT, item.credit_after),
+                )
+            ]
+        return {
+            "id": str(item.id),
+            "kind": Kind.TRANSFER.value,
+            "fromAccount": str(item.debit.id),
+            "toAccount": str(item.credit.id),
+            "amount": money(item.amount, currency),
+            "currency": currency,
+            "status": item.status.value,
+            "idempotencyKey": None,  # the batch's key, not the item's
+            "failureReason": item.failure or None,
+            "reverses": None,
+            "hold": None,
+            "batch": batch,
+            "createdAt": at,
+            "updatedAt": at,
+            "entries": entries,
+        }
+
+    return render
 
 
 # The whole batch in ONE statement, however many items: the batch row, its transactions (FAILED
@@ -322,8 +380,17 @@ BATCH_POST_SQL = f"""
 
 def _batch_post(batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[OutboxEmail], now) -> None:
     """Write the judged batch with BATCH_POST_SQL. Call inside the atomic block of `batch_create`."""
-    txns, entries = plan.transactions, [entry for txn in plan.transactions for entry in txn.entry_list]
-    moved = {account.id for _, debit, credit, *_ in plan.moves for account in (debit, credit)}
+    items, moves = plan.items, plan.moves
+    # Entries in item order, debit first: their ids grow in that order, as the balances ran.
+    entries = [
+        (item.id, account.id, side, item.amount, after)
+        for item in moves
+        for account, side, after in (
+            (item.debit, "DEBIT", item.debit_after),
+            (item.credit, "CREDIT", item.credit_after),
+        )
+    ]
+    moved = list({account.id: account for item in moves for account in (item.debit, item.credit)}.values())
     usage = [account for account in locked.values() if getattr(account, "usage_counted", 0)]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -338,20 +405,20 @@ def _batch_post(batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[Out
                 "response_status": batch.response_status,
                 "response": json.dumps(batch.response),
                 "now": now,
-                "t_id": [txn.id for txn in txns],
-                "t_status": [txn.status for txn in txns],
-                "t_debit": [txn.from_account_id for txn in txns],
-                "t_credit": [txn.to_account_id for txn in txns],
-                "t_amount": [txn.amount for txn in txns],
-                "t_currency": [txn.currency for txn in txns],
-                "t_failure": [txn.failure_reason for txn in txns],
-                "e_txn": [entry.transaction.id for entry in entries],
-                "e_account": [entry.account.id for entry in entries],
-                "e_type": [entry.type for entry in entries],
-                "e_amount": [entry.amount for entry in entries],
-                "e_balance": [entry.balance_after for entry in entries],
-                "a_id": list(moved),
-                "a_balance": [locked[account_id].balance for account_id in moved],
+                "t_id": [item.id for item in items],
+                "t_status": [item.status for item in items],
+                "t_debit": [item.debit.id for item in items],
+                "t_credit": [item.credit.id for item in items],
+                "t_amount": [item.amount for item in items],
+                "t_currency": [item.currency for item in items],
+                "t_failure": [item.failure for item in items],
+                "e_txn": [entry[0] for entry in entries],
+                "e_account": [entry[1] for entry in entries],
+                "e_type": [entry[2] for entry in entries],
+                "e_amount": [entry[3] for entry in entries],
+                "e_balance": [entry[4] for entry in entries],
+                "a_id": [account.id for account in moved],
+                "a_balance": [account.balance for account in moved],
                 "u_account": [account.id for account in usage],
                 "u_day": [account.window_usage[DAY][0] for account in usage],
                 "u_month": [account.window_usage[MONTH][0] for account in usage],
@@ -362,8 +429,6 @@ def _batch_post(batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[Out
                 "email_body": [email.body for email in emails],
             },
         )
-    for account in locked.values():
-        account.updated_at = now if account.id in moved else account.updated_at
 
 
 def batch_json(batch: Batch, transactions: dict, *, viewer) -> dict:

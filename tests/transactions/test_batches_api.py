@@ -127,6 +127,8 @@ def test_a_non_atomic_batch_answers_each_item(auth_client, user, accounts):
     failed = Transaction.objects.get(id=short["error"]["transaction"]["id"])
     assert (failed.status, failed.failure_reason, failed.entries.count()) == ("FAILED", "insufficient_funds", 0)
     assert len(outbox_since(mark)) == 2
+    # The answer's transactions are what the transaction serializer shows (the GET renders them so).
+    assert auth_client.get(f"{BATCH}/{batch['id']}").json()["batch"] == batch
     assert_ledger_ok()
 
     # Every item declined: a FAILED batch of FAILED transactions, no email.
