@@ -232,6 +232,15 @@ class Bench:
                 f"one transfer makes {len(trips)} round trips, bench/sql/transfer.sql {scripted}: "
                 "make the script follow the hot path\n  " + "\n  ".join(trip[:150] for trip in trips)
             )
+        if "sql_batch" in self.args.scenarios:  # likewise the batch's ceiling
+            trips = transfer_round_trips(world, batch_size=self.args.batch_size)
+            scripted = script_statements(SQL / "sql_batch.sql")
+            log(f"round trips one batch: {len(trips)}; bench/sql/sql_batch.sql: {scripted}")
+            if len(trips) != scripted:
+                raise CheckFailed(
+                    f"one batch makes {len(trips)} round trips, bench/sql/sql_batch.sql {scripted}\n  "
+                    + "\n  ".join(trip[:150] for trip in trips)
+                )
 
     def subjects_for(self, world: World) -> dict[str, list[Subject]]:
         args, service, floor, users = self.args, self.service, self.floor, self.workdir / "users.txt"
@@ -446,9 +455,10 @@ def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
 TRACE_LINE = re.compile(r"\A(?:\S+ \S+\t)?([FB])\t\d+\t(\w+)\t? ?(.*)\Z")  # [timestamp] direction length type text
 
 
-def transfer_round_trips(world: World) -> list[str]:
-    """What one POST /api/transactions sends PostgreSQL, read off the wire (libpq's trace): a
-    request in-process on a reused connection, armed as before every request gunicorn serves
+def transfer_round_trips(world: World, *, batch_size: int = 0) -> list[str]:
+    """What one POST /api/transactions (or, with `batch_size`, one POST /api/transactions/batch
+    of that many transfers) sends PostgreSQL, read off the wire (libpq's trace): a request
+    in-process on a reused connection, armed as before every request gunicorn serves
     (close_old_connections: the health check). One line per round trip (a Query, or a Sync)."""
     from django.db import close_old_connections, connection, connections
     from django.test import Client
@@ -456,9 +466,12 @@ def transfer_round_trips(world: World) -> list[str]:
     token, accounts = world.users[0]
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
     body = {"fromAccount": accounts[0], "toAccount": world.users[-1][1][-1], "amount": "0.01"}
+    path = "/api/transactions/batch" if batch_size else "/api/transactions"
+    if batch_size:
+        body = {"transfers": [body] * batch_size}
 
     def post():
-        return client.post("/api/transactions", {**body, "idempotencyKey": nonce()}, content_type="application/json")
+        return client.post(path, {**body, "idempotencyKey": nonce()}, content_type="application/json")
 
     connections.close_all()
     post()  # opens a connection, as a worker's first request does
