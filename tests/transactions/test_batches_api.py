@@ -11,6 +11,7 @@ from tests.conftest import bearer_client
 from tests.factories import AccountFactory, funded_account, transfer
 from transactions.models import Batch, IdempotencyKey, LedgerEntry, Transaction
 
+from .responses import transaction_json
 from .state import assert_ledger_ok, balances, outbox_mark, outbox_since
 
 BATCH = "/api/transactions/batch"
@@ -62,6 +63,8 @@ def test_an_atomic_batch_applies_every_item_in_order(auth_client, user, accounts
     }
     assert balances(a, b, c) == [0, 0, 150_00]
     assert Transaction.objects.filter(batch_id=batch["id"]).count() == 2
+    # Each as the transaction routes show it, built from the database.
+    assert batch["transactions"] == [transaction_json(Transaction(id=t["id"]), viewer=user) for t in (first, second)]
     # One summary per owner, not one per item.
     emails = outbox_since(mark)
     assert sorted(email.to for email in emails) == sorted([user.email, c.owner.email])
