@@ -1,15 +1,19 @@
 """POST /api/transactions/batch and GET /api/transactions/batch/{id} (API.md "Batches")."""
 
 import json
+from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Account
 from tests.conftest import bearer_client
-from tests.factories import AccountFactory, funded_account, transfer
+from tests.factories import AccountFactory, funded_account, hold, transfer
 from transactions.models import Batch, IdempotencyKey, LedgerEntry, Transaction
+from transactions.selectors import transaction_outcome_totals
 
 from .responses import transaction_json
 from .state import assert_ledger_ok, balances, outbox_mark, outbox_since
@@ -188,6 +192,21 @@ def test_limits_apply_per_item(auth_client, accounts):
     assert_ledger_ok()
 
 
+def test_holds_count_against_each_item(auth_client, accounts):
+    a, b, c = accounts
+    hold(a, c, "90.00")  # a: balance 100.00, available 10.00
+
+    response = post(
+        auth_client, [item(a, c, "6.00"), item(a, c, "6.00"), item(b, a, "2.00"), item(a, c, "6.00")], atomic=False
+    )
+
+    results = response.json()["batch"]["results"]
+    assert [result["status"] for result in results] == [201, 422, 201, 201]
+    assert results[1]["error"]["details"]["available"] == "4.00"
+    assert response.json()["balances"][str(a.id)] == {"balance": "90.00", "held": "90.00", "available": "0.00"}
+    assert_ledger_ok()
+
+
 @pytest.mark.parametrize(
     ("items", "errors"),
     [
@@ -287,3 +306,17 @@ def test_get_shows_a_batch_to_its_initiator_only(auth_client, other_user, accoun
     # The item's own JSON carries its batch.
     txn_id = created["transactions"][0]["id"]
     assert auth_client.get(f"/api/transactions/{txn_id}").json()["transaction"]["batch"] == created["id"]
+
+
+def test_metrics_count_each_item_of_a_batch(auth_client, accounts):
+    a, b, c = accounts
+    before = IdempotencyKey.objects.order_by("-id").first().id
+    post(auth_client, [item(a, c, "10.00"), item(b, c, "60.00"), item(a, b, "1.00")], atomic=False)
+
+    last, rows = transaction_outcome_totals(after_key_id=before, settled_before=timezone.now() + timedelta(seconds=1))
+
+    counted = Counter()
+    for row in rows:
+        counted[(row["status"], row["failure_reason"])] += row["count"]
+    assert counted == {("COMPLETED", ""): 2, ("FAILED", "insufficient_funds"): 1}
+    assert last == IdempotencyKey.objects.get(key="batch-1").id
