@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
@@ -84,6 +85,7 @@ def batch_create(*, initiator: User, items: list[BatchItem], atomic: bool, idemp
         claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
         if claim is None:
             return _batch_replay(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
+        _batch_lock_timeout()
         locked = _lock_accounts(*resolved)
         now = timezone.now()
         # Usage windows are read once for every debited account that keeps them (one statement).
@@ -105,6 +107,15 @@ def batch_create(*, initiator: User, items: list[BatchItem], atomic: bool, idemp
         emails = batch_emails(batch_id=batch.id, moves=plan.moves, owners=owners) if plan.written else []
         _batch_post(batch, plan, locked=locked, emails=emails, now=now)
     return BatchWrite(batch.id, status, body, False)
+
+
+def _batch_lock_timeout() -> None:
+    """This transaction's lock wait: BATCH_LOCK_TIMEOUT_MS, not a transfer's DB_LOCK_TIMEOUT_MS.
+    A batch locks many accounts and holds them while it writes, so under load batches that share
+    an account queue longer than a transfer behind a transfer (measured: 503s at 16 clients with
+    the 1 s default). Call inside the atomic block of `batch_create`, before the locks."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.BATCH_LOCK_TIMEOUT_MS}ms"])
 
 
 def _batch_resolve(*, initiator: User, items: list[BatchItem]) -> dict:

@@ -1,9 +1,10 @@
 -- sql_batch: one batch of :size transfers as raw SQL, for pgbench (-M simple): the ceiling of
 -- POST /api/transactions/batch, set-based as the service would do it at best. The same round trips
--- as the service's batch (pool check, token user, the accounts with their owners, BEGIN, claim
--- the key, lock every account once in primary key order, ONE statement that writes the batch,
--- its transactions, entries with their running balances, the balances and one summary email per
--- owner, COMMIT); what the service judges in Python (running balances) is done in SQL here.
+-- as the service's batch, 9 (pool check, token user, the accounts with their owners, BEGIN,
+-- claim the key, its lock wait, lock every account once in primary key order, ONE statement that
+-- writes the batch, its transactions, entries with their running balances, the balances and one
+-- summary email per owner, COMMIT); what the service judges in Python (the running balances) is
+-- done in SQL here.
 --
 -- Variables (-D): users, per_user, accounts, size. The items are drawn from :seed with hashint4,
 -- so every statement below derives the same :size (source, destination, amount) rows: user u's
@@ -40,7 +41,10 @@ ON CONFLICT (initiator_id, key) DO NOTHING
 RETURNING id AS claim_id, gen_random_uuid() AS batch_id
 \gset
 
--- 5. Lock every account of the batch once, in primary key order.
+-- 5. The batch's own lock wait (BATCH_LOCK_TIMEOUT_MS).
+SELECT set_config('lock_timeout', '4000ms', true);
+
+-- 6. Lock every account of the batch once, in primary key order.
 SELECT count(*) FROM (
   SELECT a.id FROM accounts_account a
    WHERE a.id IN (
@@ -50,7 +54,7 @@ SELECT count(*) FROM (
       JOIN bench_pick p ON p.n IN (r.src_n, CASE WHEN r.dst_r >= r.src_n THEN r.dst_r + 1 ELSE r.dst_r END))
    ORDER BY a.id FOR UPDATE) locked;
 
--- 6. One statement: the batch (with its answer), the transactions, the entries with each
+-- 7. One statement: the batch (with its answer), the transactions, the entries with each
 --    account's running balance in item order, every balance once, one email per owner.
 WITH items AS MATERIALIZED (
     SELECT i AS n, s.account_id AS src, d.account_id AS dst, r.amount, gen_random_uuid() AS id

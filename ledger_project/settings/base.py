@@ -151,6 +151,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # writes nothing, and its thread serves the next request instead of hanging.
 DB_LOCK_TIMEOUT_MS = env.int("DB_LOCK_TIMEOUT_MS", default=1000)
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+# A batch locks up to a couple of thousand accounts and holds them while it writes, so batches
+# sharing an account queue behind each other longer than transfers do: their own lock wait
+# (transactions.batches; the statement timeout still bounds it).
+BATCH_LOCK_TIMEOUT_MS = env.int("BATCH_LOCK_TIMEOUT_MS", default=4000)
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     {
         "options": f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
