@@ -1,16 +1,17 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from authn.exceptions import NotSystemUserError
+from ledger_project.metadata import metadata_filters
 from ledger_project.pagination import KeysetPagination
 from ledger_project.schema import error_responses
 
 from . import serializers as s
 from .exceptions import AccountLimitReachedError, AccountNotFoundError
-from .selectors import account_get, account_list
-from .services import account_limits_set, account_open
+from .selectors import account_balance_as_of, account_get, account_list
+from .services import account_limits_set, account_metadata_set, account_open
 
 
 class AccountPagination(KeysetPagination):
@@ -24,7 +25,8 @@ class AccountListCreateApi(APIView):
     @extend_schema(operation_id="accounts_list", responses={200: s.AccountOutputSerializer(many=True)})
     def get(self, request):
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(account_list(owner=request.user), request, view=self)
+        queryset = account_list(owner=request.user, metadata=metadata_filters(request.query_params))
+        page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(s.AccountOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -44,14 +46,44 @@ class AccountDetailApi(APIView):
         account = account_get(owner=request.user, account_id=account_id)
         return Response(s.AccountWrapperSerializer({"account": account}).data)
 
+    @extend_schema(
+        request=s.AccountMetadataInputSerializer,
+        responses={200: s.AccountWrapperSerializer, **error_responses(AccountNotFoundError)},
+    )
+    def patch(self, request, account_id):
+        serializer = s.AccountMetadataInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = account_metadata_set(
+            owner=request.user, account_id=account_id, metadata=serializer.validated_data["metadata"]
+        )
+        return Response(s.AccountWrapperSerializer({"account": account}).data)
+
 
 class AccountBalanceApi(APIView):
-    """O(1): the stored balance, kept equal to the entries by the transfer services."""
+    """O(1): the stored balance, kept equal to the entries by the transfer services; with
+    `?asOf=`, one indexed lookup of the entry then (its `balanceAfter`)."""
 
-    @extend_schema(responses={200: s.AccountBalanceOutputSerializer})
+    @extend_schema(
+        parameters=[s.BalanceAsOfSerializer],
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="AccountBalance",
+                serializers=[s.AccountBalanceOutputSerializer, s.AccountBalanceAsOfOutputSerializer],
+                resource_type_field_name=None,
+            )
+        },
+    )
     def get(self, request, account_id):
+        query = s.BalanceAsOfSerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
         account = account_get(owner=request.user, account_id=account_id)
-        return Response(s.AccountBalanceOutputSerializer(account).data)
+        instant = query.validated_data.get("asOf")
+        if instant is None:
+            return Response(s.AccountBalanceOutputSerializer(account).data)
+        balance = account_balance_as_of(account=account, instant=instant)
+        return Response(
+            s.AccountBalanceAsOfOutputSerializer({"account": account, "balance": balance, "instant": instant}).data
+        )
 
 
 # The API takes no reason; the history names the route, and LogEntry the system user.

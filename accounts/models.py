@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 
+from ledger_project.metadata import metadata_field, metadata_index
+
 # The per-account limits (API.md, "Limits and simple fraud rules"), by column and JSON name; each
 # a nullable BIGINT of minor units (a count for daily_debit_count), null meaning "none".
 LIMIT_FIELDS = {
@@ -47,6 +49,7 @@ class Account(models.Model):
     daily_debit_amount = models.BigIntegerField(null=True, blank=True, help_text="Outgoing per UTC day.")
     daily_debit_count = models.BigIntegerField(null=True, blank=True, help_text="Outgoing debits per UTC day.")
     monthly_debit_amount = models.BigIntegerField(null=True, blank=True, help_text="Outgoing per calendar month.")
+    metadata = metadata_field()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -80,7 +83,10 @@ class Account(models.Model):
                 name="account_one_funding_per_currency",
             ),
         ]
-        indexes = [models.Index(fields=["owner", "created_at"], name="account_owner_created_idx")]
+        indexes = [
+            models.Index(fields=["owner", "created_at"], name="account_owner_created_idx"),
+            metadata_index("account"),
+        ]
 
     @property
     def available(self) -> int:

@@ -1,8 +1,12 @@
+from datetime import UTC
+
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_attribute
 
 from ledger_project import fields
+from ledger_project.metadata import MetadataErrorsMixin, MetadataField
 
 from .limits import limits_json
 from .models import LIMIT_FIELDS
@@ -50,9 +54,24 @@ class OwnMoneyField(MoneyField):
         return super().get_attribute(instance)
 
 
-class AccountOpenInputSerializer(serializers.Serializer):
-    # Only the currency is the client's to choose; owner, status and balance are not (API3).
+class AccountOpenInputSerializer(MetadataErrorsMixin, serializers.Serializer):
+    # Only the currency and labels are the client's to choose; owner, status and balance are not (API3).
     currency = fields.CharField(max_length=3, required=False)
+    metadata = MetadataField()
+
+
+class AccountMetadataInputSerializer(MetadataErrorsMixin, serializers.Serializer):
+    """`PATCH /api/accounts/{id}`: the whole metadata object, replacing the one stored."""
+
+    metadata = MetadataField(required=True)
+
+    def validate(self, attrs):
+        # Only the labels change here; a body naming anything else (a balance, a status) is a
+        # mistake worth a 400, not a silent partial success.
+        others = sorted(set(self.initial_data) - {"metadata"})
+        if others:
+            raise serializers.ValidationError({name: ["Only metadata can be changed here."] for name in others})
+        return attrs
 
 
 class AccountOutputSerializer(serializers.Serializer):
@@ -64,6 +83,7 @@ class AccountOutputSerializer(serializers.Serializer):
     available = MoneyField(help_text="What it can spend now: balance − held + overdraft limit.")
     # Only the owner is ever shown an account's JSON (account_get filters by owner).
     limits = serializers.SerializerMethodField()
+    metadata = MetadataField(read_only=True)
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -103,6 +123,41 @@ class AccountLimitsOutputSerializer(serializers.Serializer):
 
 class AccountWrapperSerializer(serializers.Serializer):
     account = AccountOutputSerializer()
+
+
+INSTANT_MESSAGE = "Enter an RFC 3339 date-time with its offset, e.g. 2026-01-31T00:00:00Z (in a URL, + is %2B)."
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2026-01-31T00:00:00Z"})
+class InstantField(serializers.Field):
+    """An RFC 3339 date-time, offset required (a time without one names no instant), as UTC."""
+
+    def to_internal_value(self, data):
+        parsed = None
+        if isinstance(data, str) and len(data) <= 64:
+            try:
+                parsed = parse_datetime(data)
+            except ValueError:
+                parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise serializers.ValidationError(INSTANT_MESSAGE)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before datetime's range
+            raise serializers.ValidationError(INSTANT_MESSAGE) from exc
+
+
+class BalanceAsOfSerializer(serializers.Serializer):
+    asOf = InstantField(required=False, help_text="The balance right after the last entry at or before it.")
+
+
+class AccountBalanceAsOfOutputSerializer(serializers.Serializer):
+    """`?asOf=`: the posted balance then; held and available are today's, so they are left out."""
+
+    accountId = serializers.UUIDField(source="account.id")
+    balance = MoneyField(currency_source="account.currency")
+    currency = serializers.CharField(source="account.currency")
+    asOf = serializers.DateTimeField(source="instant")
 
 
 class AccountBalanceOutputSerializer(serializers.Serializer):

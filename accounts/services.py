@@ -19,7 +19,7 @@ from .models import LIMIT_FIELDS, Account
 from .money import format_minor, is_supported_currency
 
 
-def account_open(*, owner: User, currency: str | None = None) -> Account:
+def account_open(*, owner: User, currency: str | None = None, metadata: dict | None = None) -> Account:
     """A user holds at most MAX_ACCOUNTS_PER_USER accounts (closed ones count: rows are what the
     cap bounds; funding accounts, made by funding_accounts_ensure, do not)."""
     currency = currency or settings.DEFAULT_CURRENCY
@@ -33,7 +33,20 @@ def account_open(*, owner: User, currency: str | None = None) -> Account:
         User.objects.select_for_update(no_key=True).values("id").get(id=owner.id)
         if Account.objects.filter(owner=owner, is_system=False).count() >= settings.MAX_ACCOUNTS_PER_USER:
             raise AccountLimitReachedError()
-        return Account.objects.create(owner=owner, currency=currency, **limits_default(currency))
+        return Account.objects.create(
+            owner=owner, currency=currency, metadata=metadata or {}, **limits_default(currency)
+        )
+
+
+def account_metadata_set(*, owner: User, account_id, metadata: dict) -> Account:
+    """Replace the metadata of the owner's account (any status: labels are not money). One
+    UPDATE of the metadata column alone, so it can never write back a stale balance."""
+    updated = Account.objects.filter(owner=owner, id=account_id, is_system=False).update(
+        metadata=metadata, updated_at=timezone.now()
+    )
+    if not updated:
+        raise AccountNotFoundError()
+    return Account.objects.get(id=account_id)
 
 
 def account_limits_set(

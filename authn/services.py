@@ -13,6 +13,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.services import funding_accounts_ensure
+from ledger_project.rows import model_rows
 from notifications.services import email_enqueue
 
 from .exceptions import EmailTakenError, InvalidCredentialsError, TokenInvalidError, UserInactiveError
@@ -117,7 +118,7 @@ def token_user(*, token: Token) -> User:
     Refused (TokenInvalidError) when the token or its session is blacklisted, the user is gone or
     inactive, or the password changed after the token was issued (simplejwt's revoke claim)."""
     user_id, token_id, session = _token_ids(token)
-    user = next(iter(User.objects.raw(TOKEN_USER_SQL, [token_id, session, user_id])), None)
+    user = next(iter(model_rows(User, TOKEN_USER_SQL, [token_id, session, user_id])), None)
     if user is None or user.token_blacklisted:
         raise TokenInvalidError()
     if token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):

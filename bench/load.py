@@ -102,14 +102,15 @@ def wrk_run(*, url: str, script: str, args: list[str], clients: int, seconds: fl
 def pgbench_run(
     *, conninfo: dict, script: Path, defines: dict, clients: int, seconds: float, workdir: Path, threads: int = 1
 ) -> Measurement:
-    """pgbench with a custom script, simple query protocol (what Django's psycopg backend sends),
+    """pgbench with a custom script, prepared statements (the service binds on the server and prepares
+    the statements it repeats: DB_PREPARE_THRESHOLD),
     every transaction logged so the percentiles are computed as wrk computes them."""
     prefix = workdir / f"pgbench-{script.stem}-{clients}"
     command = [
         "pgbench",
         "--no-vacuum",
         "--protocol",
-        "simple",
+        "prepared",
         "--file",
         str(script),
         "--client",

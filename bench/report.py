@@ -10,6 +10,7 @@ from pathlib import Path
 ORDER = (
     "transfer",
     "batch",
+    "transfer_limited",
     "hold_capture",
     "floor_transfer",
     "funding_hot",
@@ -21,7 +22,15 @@ ORDER = (
     "sql_batch",
 )
 CHARTS = {
-    "HTTP (wrk)": ("transfer", "hold_capture", "floor_transfer", "funding_hot", "balance", "floor_read"),
+    "HTTP (wrk)": (
+        "transfer",
+        "transfer_limited",
+        "hold_capture",
+        "floor_transfer",
+        "funding_hot",
+        "balance",
+        "floor_read",
+    ),
     "SQL (pgbench)": ("sql_ceiling", "sql_minimal"),
 }
 
@@ -30,7 +39,7 @@ CHARTS = {
 class Target:
     name: str
     ratio: float | None
-    limit: float
+    limit: float | None  # None: reported, no target
     at_least: bool  # the ratio must be at least the limit (else at most)
     detail: str
 
@@ -38,6 +47,8 @@ class Target:
     def verdict(self) -> str:
         if self.ratio is None:
             return "not measured"
+        if self.limit is None:
+            return "reported"
         return "PASS" if (self.ratio >= self.limit if self.at_least else self.ratio <= self.limit) else "MISS"
 
 
@@ -89,6 +100,13 @@ def targets(runs, clients: list[int]) -> list[Target]:
             find(runs, "floor_read", at),
             0.9,
         ),
+        # Issue 14: limits configured may cost the transfer at most 10 %.
+        rate(
+            f"transfer_limited >= 0.9 x transfer at {at} clients",
+            find(runs, "transfer_limited", at),
+            transfer,
+            0.9,
+        ),
         rate(
             "funding_hot (best) >= 0.5 x transfer (best)",
             find(runs, "funding_hot"),
@@ -132,6 +150,14 @@ def targets(runs, clients: list[int]) -> list[Target]:
             find(runs, "statement", fewest, "deep"),
             find(runs, "statement", fewest, "first"),
             1.5,
+        ),
+        # Reported beside the first entries page, with no limit set (issue 16): its head sums the
+        # year's entries on an index-only scan, a cost the entries page does not have.
+        p50(
+            "statement p50: one-year statement (first page) / first entries page",
+            find(runs, "statement", fewest, "year"),
+            find(runs, "statement", fewest, "first"),
+            None,
         ),
     ]
 
@@ -202,12 +228,13 @@ def row(run) -> str:
 def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failures: list[str]) -> str:
     seed = env["seed"]
     met = sum(t.verdict == "PASS" for t in target_list)
+    target_list_count = sum(t.limit is not None for t in target_list)
     lines = [
         f"# Benchmark {stamp}" + (" (smoke)" if args.smoke else ""),
         "",
         f"**Correctness: {'FAIL' if failures else 'PASS'}**"
         + (f" ({'; '.join(failures[:5])})" if failures else " — no 5xx, every check passed after every write run.")
-        + f" **Targets: {met} of {len(target_list)} met.** Produced by `make bench` (`bench/run.py`): every figure comes from this one run.",
+        + f" **Targets: {met} of {target_list_count} met.** Produced by `make bench` (`bench/run.py`): every figure comes from this one run.",
         "",
         "## Setup",
         "",
@@ -222,7 +249,7 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         f"{env['statement_depth']:,} entries deep |",
         "| seeding | " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in seed["timings"].items()) + " |",
         f"| load | wrk (one keep-alive connection per client, closed loop, a fresh idempotency key per write) and pgbench "
-        f"(simple protocol); {args.seconds:g} s per run after a {args.warmup:g} s warm-up per scenario; "
+        f"(prepared statements); {args.seconds:g} s per run after a {args.warmup:g} s warm-up per scenario; "
         f"whole run {env.get('total_minutes', 0):.1f} min |",
         "",
         "## Results",
@@ -240,7 +267,12 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         *(
             row(run)
             for run in sorted(
-                runs, key=lambda r: (ORDER.index(r.subject.scenario), r.subject.role in ("big", "deep"), r.clients)
+                runs,
+                key=lambda r: (
+                    ORDER.index(r.subject.scenario),
+                    ("", "small", "first", "big", "deep", "year").index(r.subject.role),
+                    r.clients,
+                ),
             )
         ),
         "",
@@ -249,7 +281,7 @@ def markdown(stamp: str, args, env: dict, runs, target_list: list[Target], failu
         "| target | ratio | limit | verdict | from |",
         "| --- | ---: | ---: | --- | --- |",
         *(
-            f"| {t.name} | {'' if t.ratio is None else f'{t.ratio:.2f}'} | {t.limit:g} | **{t.verdict}** | {t.detail} |"
+            f"| {t.name} | {'' if t.ratio is None else f'{t.ratio:.2f}'} | {'' if t.limit is None else f'{t.limit:g}'} | **{t.verdict}** | {t.detail} |"
             for t in target_list
         ),
         "",

@@ -24,7 +24,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -36,7 +37,7 @@ from psycopg import sql  # noqa: E402
 
 from bench import procstat  # noqa: E402
 from bench.load import LoadError, Measurement, pgbench_run, wrk_run  # noqa: E402
-from bench.seed import SeedError, World, pick_table_create, world_seed  # noqa: E402
+from bench.seed import SeedError, World, limits_set, pick_table_create, world_seed  # noqa: E402
 from tests.faults.processes import HttpClient  # noqa: E402
 from tests.stack import Stack, StackError  # noqa: E402
 
@@ -44,6 +45,7 @@ SQL = ROOT / "bench" / "sql"
 STATEMENT_PAGE = 200  # entries per statement page (the API's maximum)
 WRITES = (
     "transfer",
+    "transfer_limited",
     "hold_capture",
     "floor_transfer",
     "sql_ceiling",
@@ -213,7 +215,12 @@ class Bench:
             log=log,
         )
         pick_table_create(conninfo, world)
-        (self.workdir / "users.txt").write_text(world.users_file_text())
+        # Half the pool has every limit set (transfer_limited), the other half none (transfer and
+        # the other writes): the two halves are alike in all else, so their ratio is the limits' cost.
+        half = len(world.users) // 2
+        (self.workdir / "users.txt").write_text(world.users_file_text(world.users[:half]))
+        (self.workdir / "limited-users.txt").write_text(world.users_file_text(world.users[half:]))
+        limits_set(conninfo, [account for _, accounts in world.users[half:] for account in accounts])
         self.env["seed"] = {
             "accounts": world.accounts,
             "small": world.small_entries,
@@ -246,6 +253,7 @@ class Bench:
         args, service, floor, users = self.args, self.service, self.floor, self.workdir / "users.txt"
         depth = self.env["statement_depth"] = round(args.big_entries * 0.9)
         first_page, deep_page = statement_pages(service, world, depth)
+        year_page = year_statement(service, world)
         floor_users, floor_check, minimal_check = self.references_seed(world.accounts)
         floor_token, floor_account = floor_users.read_text().split()[:2]
 
@@ -256,6 +264,15 @@ class Bench:
         return {
             "transfer": [
                 Subject("transfer", self.wrk(service, "transfer.lua", users, nonce), ledger, service, ledger_check)
+            ],
+            "transfer_limited": [
+                Subject(
+                    "transfer_limited",
+                    self.wrk(service, "transfer.lua", self.workdir / "limited-users.txt", nonce),
+                    ledger,
+                    service,
+                    ledger_check,
+                )
             ],
             # A hold, then its capture by the same client's next request: two writes per pair.
             "hold_capture": [
@@ -366,6 +383,7 @@ class Bench:
                 for role, path, target in (
                     ("first", first_page, "first page"),
                     ("deep", deep_page, f"page {depth:,} deep"),
+                    ("year", year_page, "one-year statement, first page"),
                 )
             ],
         }
@@ -450,6 +468,28 @@ def statement_pages(stack: Stack, world: World, depth: int) -> tuple[str, str]:
     if got != ids[1:]:
         raise SeedError(f"the page {depth} deep answers {str(got)[:300]}..., SQL says {ids[1:4]}...")
     return base, deep
+
+
+def year_statement(stack: Stack, world: World) -> str:
+    """`GET /api/accounts/{big}/statement` for the year up to tomorrow (every seeded entry is in
+    it), first page. Checked once before it is measured: it counts every entry of the big account
+    and adds up (opening + credits - debits = closing)."""
+    end = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    period = {"from": (end - timedelta(days=365)).isoformat(), "to": end.isoformat(), "limit": STATEMENT_PAGE}
+    path = f"/api/accounts/{world.big_account_id}/statement?{urlencode(period)}"
+    status, _, answer = HttpClient(stack.port).request("GET", path, token=world.reader_token, timeout=60)
+    if status != 200:
+        raise SeedError(f"the one-year statement answers {status} {answer!r:.300}")
+    opening, closing, credits, debits = (
+        Decimal(answer[name]) for name in ("openingBalance", "closingBalance", "totalCredits", "totalDebits")
+    )
+    if (
+        answer["count"] != world.big_entries
+        or opening + credits - debits != closing
+        or len(answer["entries"]) != STATEMENT_PAGE
+    ):
+        raise SeedError(f"the one-year statement does not add up over {world.big_entries:,} entries: {answer!r:.300}")
+    return path
 
 
 TRACE_LINE = re.compile(r"\A(?:\S+ \S+\t)?([FB])\t\d+\t(\w+)\t? ?(.*)\Z")  # [timestamp] direction length type text

@@ -50,9 +50,9 @@ class World:
     def accounts(self) -> int:
         return sum(len(accounts) for _, accounts in self.users)
 
-    def users_file_text(self) -> str:
-        """What the wrk scripts read: one line per user, its token then its accounts."""
-        return "".join(f"{token} {' '.join(accounts)}\n" for token, accounts in self.users)
+    def users_file_text(self, users=None) -> str:
+        """What the wrk scripts read: one line per user (of `users`, default all), its token then its accounts."""
+        return "".join(f"{token} {' '.join(accounts)}\n" for token, accounts in users or self.users)
 
 
 @contextmanager
@@ -205,6 +205,30 @@ def big_ledger_load(conninfo: dict, *, big: str, partner: str, initiator: str, c
         )
         conn.execute("SELECT setval('transactions_idempotencykey_id_seq', %s)", [key_base + count])
         conn.execute("SELECT setval('transactions_ledgerentry_id_seq', %s)", [entry_base + 2 * count + 1])
+
+
+# --- limits: what checking them costs (transfer_limited) ---------------------------------------------
+
+# Every limit of API.md set, none near binding at the amounts the wrk scripts move: the usage rows
+# are upserted and every check runs, yet no transfer is declined.
+BENCH_LIMITS = {
+    "overdraft_limit": 100_00,
+    "max_balance": 10**15,
+    "per_transfer_max": 1_000_00,
+    "daily_debit_amount": 10**12,
+    "daily_debit_count": 10**9,
+    "monthly_debit_amount": 10**13,
+}
+
+
+def limits_set(conninfo: dict, account_ids: list[str]) -> None:
+    """BENCH_LIMITS on these accounts, in one statement (an operator would use the admin)."""
+    assignments = ", ".join(f"{column} = %({column})s" for column in BENCH_LIMITS)
+    with psycopg.connect(autocommit=True, **conninfo) as conn:
+        conn.execute(
+            f"UPDATE accounts_account SET {assignments} WHERE id = ANY(%(ids)s::uuid[])",
+            {**BENCH_LIMITS, "ids": account_ids},
+        )
 
 
 # --- bench_pick: the pool numbered for pgbench ------------------------------------------------------

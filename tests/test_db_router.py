@@ -4,12 +4,15 @@ without it everything reads the primary. The replica alias here is a second conn
 same test database, so which connection ran a query proves where it was routed."""
 
 import copy
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import environ
 import pytest
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ledger_project.db_router import REPLICA_ALIAS, replica_alias
 from tests.factories import funded_account
@@ -79,6 +82,13 @@ class TestWithAReplica:
         response, on_replica = queries_on(REPLICA_ALIAS, lambda: auth_client.get(f"/api/accounts/{mine.id}/entries"))
         assert response.status_code == 200 and len(response.json()["entries"]) == 1
         assert on_replica >= 1
+        now = timezone.now()
+        period = urlencode({"from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=1)).isoformat()})
+        response, on_replica = queries_on(
+            REPLICA_ALIAS, lambda: auth_client.get(f"/api/accounts/{mine.id}/statement?{period}")
+        )
+        assert response.status_code == 200 and response.json()["count"] == len(response.json()["entries"]) == 1
+        assert on_replica == 2  # the head (one statement) and the page
 
     def test_writes_their_replays_balance_and_detail_stay_on_the_primary(self, auth_client, ours):
         mine, theirs = ours

@@ -1,17 +1,22 @@
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.money import format_minor
 from accounts.selectors import account_get
 from authn.exceptions import NotSystemUserError
 from ledger_project.exceptions import InvalidInputError
+from ledger_project.metadata import metadata_filters
 from ledger_project.pagination import KeysetPagination
 from ledger_project.schema import error_responses
 from ledger_project.throttling import ScopedRateThrottle
 
 from . import serializers as s
+from .admin_export import export_response
 from .batches import BatchItem, batch_create, batch_json
 from .declines import balances_json, decline_details
 from .exceptions import (
@@ -28,7 +33,15 @@ from .exceptions import (
     SameAccountError,
 )
 from .models import Transaction
-from .selectors import batch_get, ledger_entry_list, transaction_accounts, transaction_get, transaction_list
+from .selectors import (
+    Statement,
+    account_statement,
+    batch_get,
+    ledger_entry_list,
+    transaction_accounts,
+    transaction_get,
+    transaction_list,
+)
 from .services import LedgerWrite, funding_create, transaction_reverse, transfer_create
 
 TRANSFER_COMPLETED = "Transaction completed successfully"
@@ -115,6 +128,51 @@ class EntryPagination(KeysetPagination):
     items_key = "entries"
 
 
+class StatementPagination(KeysetPagination):
+    """A statement reads forward from its opening balance: oldest first, keyset on the id."""
+
+    ordering = ("id",)
+    items_key = "entries"
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets content negotiation choose CSV (`Accept: text/csv` or `?format=csv`) on the statement
+    route, which then streams the rows itself; errors stay JSON (AccountStatementApi)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        raise TypeError("the statement streams its CSV; nothing is rendered through this")
+
+
+STATEMENT_CSV_HEADER = ["id", "createdAt", "transaction", "type", "amount", "currency", "balanceAfter"]
+STATEMENT_CSV_CHUNK = 2000  # entries per query: the stream holds one chunk, never the period
+
+
+def statement_csv_rows(statement: Statement):
+    """The header and one row per entry of the period, oldest first, read in keyset chunks (a
+    server-side cursor would hold a pooled connection's transaction open while the client reads)."""
+    yield STATEMENT_CSV_HEADER
+    currency, after = statement.account.currency, 0
+    while True:
+        chunk = list(statement.entries.filter(id__gt=after).order_by("id")[:STATEMENT_CSV_CHUNK])
+        for entry in chunk:
+            yield [
+                entry.id,
+                entry.created_at.isoformat().replace("+00:00", "Z"),
+                entry.transaction_id,
+                entry.type,
+                format_minor(entry.amount, currency),
+                currency,
+                format_minor(entry.balance_after, currency),
+            ]
+        if len(chunk) < STATEMENT_CSV_CHUNK:
+            return
+        after = chunk[-1].id
+
+
 class TransferCreateApi(APIView):
     throttle_scope = "transfer"
     throttle_classes = [ScopedRateThrottle]
@@ -138,13 +196,15 @@ class TransferCreateApi(APIView):
             to_account_id=data["toAccount"],
             amount=data["amount"],
             idempotency_key=idempotency_key(request, data),
+            metadata=data["metadata"],
         )
         return ledger_write_response(request, result, created_message=TRANSFER_COMPLETED)
 
 
 def filtered_page_response(view, request, *, filters_class, selector, output_class) -> Response:
-    """A list route's GET (transactions, holds): `?account=` and `?status=` validated, the
-    selector's rows for the caller, one cursor page of them as the caller may see them."""
+    """A list route's GET (transactions, holds): `?account=`, `?status=` and `?metadata[key]=`
+    validated, the selector's rows for the caller, one cursor page of them as the caller may see them."""
+    metadata = metadata_filters(request.query_params)
     # A plain dict, not the QueryDict: DRF reads `?status=` from a form-like QueryDict as absent.
     filters = filters_class(data=request.query_params.dict())
     filters.is_valid(raise_exception=True)
@@ -152,6 +212,7 @@ def filtered_page_response(view, request, *, filters_class, selector, output_cla
         user=request.user,
         account_id=filters.validated_data.get("account"),
         status=filters.validated_data.get("status"),
+        metadata=metadata,
     )
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
@@ -197,6 +258,7 @@ class FundingCreateApi(APIView):
             to_account_id=data["toAccount"],
             amount=data["amount"],
             idempotency_key=idempotency_key(request, data),
+            metadata=data["metadata"],
         )
         return ledger_write_response(request, result, created_message=FUNDING_COMPLETED)
 
@@ -230,6 +292,43 @@ class TransactionDetailApi(APIView):
         txn = transaction_get(user=request.user, transaction_id=transaction_id)
         data = s.TransactionOutputSerializer(txn, context={"viewer": request.user}).data
         return Response({"transaction": data})
+
+
+class AccountStatementApi(APIView):
+    """The owner's statement of one account for a period, as JSON (one page of entries) or CSV
+    (every entry of the period, streamed)."""
+
+    pagination_class = StatementPagination
+    renderer_classes = [JSONRenderer, CsvRenderer]
+
+    @extend_schema(
+        parameters=[
+            s.StatementQuerySerializer,
+            OpenApiParameter("cursor", str, description="The `next` link's cursor; only cursors this API issued."),
+            OpenApiParameter("limit", int, description="Entries per page, 1..200 (default 50)."),
+            OpenApiParameter("format", str, enum=["json", "csv"], description="csv: every entry of the period."),
+        ],
+        responses={200: s.StatementOutputSerializer, (200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request, account_id):
+        query = s.StatementQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        account = account_get(owner=request.user, account_id=account_id)
+        statement = account_statement(
+            account=account, start=query.validated_data["from"], end=query.validated_data["to"]
+        )
+        if request.accepted_renderer.format == CsvRenderer.format:
+            return export_response(f"statement-{account.id}", statement_csv_rows(statement))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(statement.entries, request, view=self)
+        data = {**vars(statement), "page": page, "next_link": paginator.get_next_link()}
+        return Response(s.StatementOutputSerializer(data).data)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON whatever the client accepts (API.md, "Conventions").
+        if isinstance(response, Response) and getattr(request, "accepted_renderer", None) is not None:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class AccountEntryListApi(APIView):

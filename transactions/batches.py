@@ -332,6 +332,7 @@ def _item_renderer(*, batch_id, viewer, now):
             "createdAt": at,
             "updatedAt": at,
             "entries": entries,
+            "metadata": {},  # the initiator's view of an item written without metadata
         }
 
     return render

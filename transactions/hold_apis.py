@@ -94,6 +94,7 @@ class HoldCreateApi(APIView):
             amount=data["amount"],
             idempotency_key=idempotency_key(request, data),
             expires_in=data.get("expiresIn", settings.HOLD_DEFAULT_EXPIRES_IN_SECONDS),
+            metadata=data["metadata"],
         )
         return hold_write_response(request, result, message=HOLD_CREATED, created=True)
 

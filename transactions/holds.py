@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Account
 from accounts.money import BALANCE_MAX, format_minor
 from authn.models import User
+from ledger_project.metadata import metadata_fingerprint
 from notifications.emails import hold_emails_enqueue, transaction_emails
 
 from .declines import inactive_details
@@ -58,7 +59,14 @@ class HoldWrite:
 
 
 def hold_create(
-    *, initiator: User, from_account_id, to_account_id, amount: Decimal, idempotency_key: str, expires_in: int
+    *,
+    initiator: User,
+    from_account_id,
+    to_account_id,
+    amount: Decimal,
+    idempotency_key: str,
+    expires_in: int,
+    metadata: dict | None = None,
 ) -> HoldWrite:
     """Reserve `amount` on the initiator's account for any account of the same currency: the
     source's `held` rises by it. A decline (inactive side, funds short) is a FAILED hold that
@@ -67,7 +75,9 @@ def hold_create(
         initiator=initiator, from_account_id=from_account_id, to_account_id=to_account_id
     )
     amount = minor_units(amount, source.currency)
-    fingerprint = idempotency_fingerprint(HOLD, source.id, target.id, amount, expires_in)
+    fingerprint = idempotency_fingerprint(
+        HOLD, source.id, target.id, amount, expires_in, *metadata_fingerprint(metadata)
+    )
     with transaction.atomic():
         claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
         if claim is None:
@@ -89,6 +99,7 @@ def hold_create(
             failure_reason=failure,
             initiator=initiator,
             idempotency=claim,
+            metadata=metadata or {},
             created_at=now,
         )
         hold.capture_id = None

@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Account
+from ledger_project.metadata import metadata_field, metadata_index
 
 
 class IdempotencyKey(models.Model):
@@ -72,6 +73,8 @@ class Transaction(models.Model):
     hold = models.OneToOneField(
         "Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="capture", editable=False
     )
+    # Shown to its initiator only (the other side sees nothing of it); a capture has none.
+    metadata = metadata_field()
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -112,6 +115,7 @@ class Transaction(models.Model):
             # index-only scan; migration 0004 builds it without locking out writes.
             models.Index(fields=["created_at"], name="transaction_created_idx", include=["kind", "status"]),
             models.Index(fields=["batch"], condition=models.Q(batch__isnull=False), name="transaction_batch_idx"),
+            metadata_index("transaction"),
         ]
 
     def __str__(self):
@@ -189,6 +193,7 @@ class Hold(models.Model):
     void_idempotency = models.OneToOneField(
         IdempotencyKey, null=True, blank=True, on_delete=models.PROTECT, related_name="voided_hold"
     )
+    metadata = metadata_field()  # shown to its creator only, like a transaction's
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -219,6 +224,7 @@ class Hold(models.Model):
                 name="hold_pending_expiry_idx",
             ),
             models.Index(fields=["expires_at"], condition=models.Q(status="PENDING"), name="hold_pending_sweep_idx"),
+            metadata_index("hold"),
         ]
 
     def __str__(self):
@@ -259,8 +265,15 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(condition=models.Q(type__in=["DEBIT", "CREDIT"]), name="ledger_entry_type_valid"),
             models.UniqueConstraint(fields=["transaction", "type"], name="ledger_entry_one_side_each"),
         ]
-        # Statements page by (account, id), newest first.
-        indexes = [models.Index(fields=["account", "-id"], name="ledger_entry_account_id_idx")]
+        indexes = [
+            # The entries route pages by (account, id), newest first.
+            models.Index(fields=["account", "-id"], name="ledger_entry_account_id_idx"),
+            # Statements and `?asOf=` find an instant's entry by time (one index lookup), and sum a
+            # period's credits and debits from the index alone (an index-only scan).
+            models.Index(
+                fields=["account", "created_at", "id"], include=["type", "amount"], name="ledger_entry_account_time_idx"
+            ),
+        ]
 
     def __str__(self):
         # No amount: it means nothing without the account's currency (the admin shows it as money).

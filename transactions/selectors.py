@@ -1,9 +1,14 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connections
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Account
 from authn.models import User
 from ledger_project.db_router import replica_alias
+from ledger_project.metadata import metadata_filter_q
 
 from .exceptions import BatchNotFoundError, HoldNotFoundError, TransactionNotFoundError
 from .models import Batch, Hold, IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
@@ -20,9 +25,13 @@ def _visible_to(user: User) -> Q:
     return ~Q(status=Transaction.Status.FAILED) | Q(initiator=user)
 
 
-def transaction_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Transaction]:
+def transaction_list(
+    *, user: User, account_id=None, status: str | None = None, metadata: dict | None = None
+) -> QuerySet[Transaction]:
     """Transactions touching the caller's accounts (either side), newest first; from the replica
-    when one is configured (a list may lag; the transfer's own answer and the detail route do not)."""
+    when one is configured (a list may lag; the transfer's own answer and the detail route do not).
+    A `metadata` filter matches only what the caller initiated: the other side never sees a
+    transaction's metadata, so it must not be able to probe it through the filter either."""
     alias = replica_alias()  # the subquery on the same database as its query, as Django requires
     accounts = Account.objects.using(alias).filter(owner=user)
     if account_id is not None:
@@ -33,6 +42,8 @@ def transaction_list(*, user: User, account_id=None, status: str | None = None) 
     )
     if status:
         queryset = queryset.filter(status=status)
+    if metadata:
+        queryset = queryset.filter(metadata_filter_q(metadata), initiator=user)
     return _with_details(queryset)
 
 
@@ -86,9 +97,12 @@ def _hold_details(queryset: QuerySet[Hold]) -> QuerySet[Hold]:
     return queryset.select_related("idempotency").annotate(capture_id=F("capture__id"))
 
 
-def hold_list(*, user: User, account_id=None, status: str | None = None) -> QuerySet[Hold]:
+def hold_list(
+    *, user: User, account_id=None, status: str | None = None, metadata: dict | None = None
+) -> QuerySet[Hold]:
     """Holds touching the caller's accounts (either side), newest first. `status` is the status
-    the API shows: PENDING means unexpired, EXPIRED includes PENDING holds past their expiry."""
+    the API shows: PENDING means unexpired, EXPIRED includes PENDING holds past their expiry.
+    A `metadata` filter matches only the caller's own holds, as for transactions."""
     accounts = Account.objects.filter(owner=user)
     if account_id is not None:
         accounts = accounts.filter(id=account_id)
@@ -104,6 +118,8 @@ def hold_list(*, user: User, account_id=None, status: str | None = None) -> Quer
         queryset = queryset.filter(Q(status=status) | Q(status=Hold.Status.PENDING, expires_at__lte=now))
     elif status:
         queryset = queryset.filter(status=status)
+    if metadata:
+        queryset = queryset.filter(metadata_filter_q(metadata), initiator=user)
     return _hold_details(queryset)
 
 
@@ -158,3 +174,69 @@ def batch_get(*, user: User, batch_id) -> tuple[Batch, dict]:
         raise BatchNotFoundError()
     transactions = _with_details(Transaction.objects.filter(batch=batch))
     return batch, {str(txn.id): txn for txn in transactions}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An account's period [start, end): balances at both ends, what moved in between, and the
+    period's entries (oldest first; a queryset to page or stream)."""
+
+    account: Account
+    start: datetime
+    end: datetime
+    opening: int
+    closing: int
+    credits: int
+    debits: int
+    count: int
+    entries: QuerySet[LedgerEntry]
+
+
+# One statement, so one snapshot: the balances at both ends and the totals agree even while
+# transfers land. The balances are the last `balance_after` before each end (one backward step
+# each on ledger_entry_account_time_idx); the totals an index-only scan of the period on it.
+STATEMENT_SQL = f"""
+    WITH opening AS (
+        SELECT id, balance_after FROM {LedgerEntry._meta.db_table}
+        WHERE account_id = %(account)s AND created_at < %(start)s ORDER BY created_at DESC, id DESC LIMIT 1
+    ), closing AS (
+        SELECT id, balance_after FROM {LedgerEntry._meta.db_table}
+        WHERE account_id = %(account)s AND created_at < %(end)s ORDER BY created_at DESC, id DESC LIMIT 1
+    ), totals AS (
+        SELECT count(*) AS n,
+               COALESCE(sum(amount) FILTER (WHERE type = 'CREDIT'), 0) AS credits,
+               COALESCE(sum(amount) FILTER (WHERE type = 'DEBIT'), 0) AS debits
+        FROM {LedgerEntry._meta.db_table}
+        WHERE account_id = %(account)s AND created_at >= %(start)s AND created_at < %(end)s
+    )
+    SELECT (SELECT id FROM opening), (SELECT balance_after FROM opening),
+           (SELECT id FROM closing), (SELECT balance_after FROM closing), n, credits, debits
+    FROM totals
+"""
+
+
+def account_statement(*, account: Account, start, end) -> Statement:
+    """The account's statement for [start, end), from the replica when one is configured (like
+    ledger_entry_list); the caller resolved the account with accounts.selectors.account_get.
+
+    The period's entries are the ids after the opening entry up to the closing one: on one
+    account an entry is never older than the one before it (transactions.services._post_completed,
+    checked by verify_ledger), and ids follow commit order (each is drawn under the account's
+    lock), so this id range is exactly the period, and pages on `ledger_entry_account_id_idx`
+    like the entries route."""
+    alias = replica_alias()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(STATEMENT_SQL, {"account": account.id, "start": start, "end": end})
+        opening_id, opening, closing_id, closing, count, credits, debits = cursor.fetchone()
+    entries = account.entries.using(alias).filter(id__gt=opening_id or 0, id__lte=closing_id or 0)
+    return Statement(
+        account=account,
+        start=start,
+        end=end,
+        opening=opening or 0,
+        closing=closing or 0,
+        credits=credits,
+        debits=debits,
+        count=count,
+        entries=entries,
+    )

@@ -1,12 +1,15 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.money import MAX_AMOUNT_TEXT_LENGTH, format_minor, parse_amount
-from accounts.serializers import MONEY_SCHEMA, MoneyField, OwnMoneyField
+from accounts.serializers import MONEY_SCHEMA, InstantField, MoneyField, OwnMoneyField
 from authn.models import no_control_characters
 from ledger_project import fields
+from ledger_project.metadata import MetadataErrorsMixin, MetadataField
 from ledger_project.schema import ErrorSerializer
 
 from .exceptions import DECLINES
@@ -50,11 +53,12 @@ def idempotency_key_field(**kwargs):
     return fields.CharField(max_length=255, trim_whitespace=False, validators=[no_control_characters], **kwargs)
 
 
-class TransferInputSerializer(serializers.Serializer):
+class TransferInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     fromAccount = AccountIdField()
     toAccount = AccountIdField()
     amount = AmountField()
     idempotencyKey = idempotency_key_field(required=False)
+    metadata = MetadataField()
 
 
 class BatchItemInputSerializer(serializers.Serializer):
@@ -114,10 +118,11 @@ def flat_errors(errors, prefix="") -> dict:
     return flat
 
 
-class FundingInputSerializer(serializers.Serializer):
+class FundingInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     toAccount = AccountIdField()
     amount = AmountField()
     idempotencyKey = idempotency_key_field(required=False)
+    metadata = MetadataField()
 
 
 class ReverseInputSerializer(serializers.Serializer):
@@ -135,6 +140,14 @@ class EntrySummarySerializer(serializers.Serializer):
     type = serializers.CharField()
     amount = MoneyField(currency_source="transaction.currency")
     balanceAfter = OwnMoneyField(source="balance_after", currency_source="transaction.currency")
+
+
+METADATA_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "nullable": True,
+    "description": "Null unless the caller initiated it: the other side sees nothing of it.",
+}
 
 
 class TransactionOutputSerializer(serializers.Serializer):
@@ -156,6 +169,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     entries = EntrySummarySerializer(many=True, source="entry_list")
+    metadata = serializers.SerializerMethodField()
 
     @extend_schema_field({"type": "string", "nullable": True, "description": "Null unless the caller initiated it."})
     def get_idempotencyKey(self, txn):
@@ -163,6 +177,10 @@ class TransactionOutputSerializer(serializers.Serializer):
         if txn.idempotency_id is None or txn.initiator_id != self.context["viewer"].id:
             return None
         return txn.idempotency.key
+
+    @extend_schema_field(METADATA_SCHEMA)
+    def get_metadata(self, txn):
+        return txn.metadata if txn.initiator_id == self.context["viewer"].id else None
 
     @extend_schema_field({"type": "string", "nullable": True, "enum": [*DECLINES, None]})
     def get_failureReason(self, txn):
@@ -272,6 +290,11 @@ class HoldOutputSerializer(serializers.Serializer):
     transaction = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
+    metadata = serializers.SerializerMethodField()
+
+    @extend_schema_field(METADATA_SCHEMA)
+    def get_metadata(self, hold):
+        return hold.metadata if hold.initiator_id == self.context["viewer"].id else None
 
     @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
     def get_capturedAmount(self, hold):
@@ -338,3 +361,50 @@ class BatchWrittenSerializer(serializers.Serializer):
 
 class BatchWrapperSerializer(serializers.Serializer):
     batch = BatchOutputSerializer()
+
+
+STATEMENT_MAX_DAYS = 366  # API.md, "Metadata and statements"
+
+
+class StatementQueryBase(serializers.Serializer):
+    def validate(self, attrs):
+        if attrs["to"] <= attrs["from"]:
+            raise serializers.ValidationError({"to": ["Must be after from."]})
+        if attrs["to"] - attrs["from"] > timedelta(days=STATEMENT_MAX_DAYS):
+            raise serializers.ValidationError({"to": [f"A statement covers at most {STATEMENT_MAX_DAYS} days."]})
+        return attrs
+
+
+# `from` is a Python keyword, so the fields are given by name.
+StatementQuerySerializer = type(
+    "StatementQuerySerializer",
+    (StatementQueryBase,),
+    {
+        "__doc__": "The period [from, to): RFC 3339 instants, at most STATEMENT_MAX_DAYS (366) days apart.",
+        "from": InstantField(help_text="The period's first instant (included)."),
+        "to": InstantField(help_text="The instant the period ends (excluded)."),
+    },
+)
+
+
+# `from` is a Python keyword, so the class is built from its fields by name (DRF keeps the order
+# in which the fields were made). The view passes the Statement's attributes with `page` (the
+# entries of this page) and `next_link`.
+StatementOutputSerializer = type(
+    "StatementOutputSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "A statement: opening + totalCredits - totalDebits = closing; its entries oldest first.",
+        "accountId": serializers.UUIDField(source="account.id"),
+        "currency": serializers.CharField(source="account.currency"),
+        "from": serializers.DateTimeField(source="start"),
+        "to": serializers.DateTimeField(source="end"),
+        "openingBalance": MoneyField(source="opening", currency_source="account.currency"),
+        "closingBalance": MoneyField(source="closing", currency_source="account.currency"),
+        "totalCredits": MoneyField(source="credits", currency_source="account.currency"),
+        "totalDebits": MoneyField(source="debits", currency_source="account.currency"),
+        "count": serializers.IntegerField(help_text="Entries in the period (all pages)."),
+        "entries": LedgerEntryOutputSerializer(many=True, source="page"),
+        "next": serializers.URLField(source="next_link", allow_null=True),
+    },
+)

@@ -7,6 +7,7 @@ Each one is a single database transaction (DESIGN.md, "The transfer, step by ste
    its two entries and both balances, and the outbox rows; the emails leave after commit.
 """
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -20,6 +21,8 @@ from accounts.services import funding_account_ensure
 from authn.exceptions import NotSystemUserError
 from authn.models import User
 from ledger_project.exceptions import InvalidInputError
+from ledger_project.metadata import metadata_fingerprint
+from ledger_project.rows import model_rows
 from notifications.emails import transaction_emails
 from notifications.models import OutboxEmail
 
@@ -57,9 +60,16 @@ class LedgerWrite:
 
 
 def transfer_create(
-    *, initiator: User, from_account_id, to_account_id, amount: Decimal, idempotency_key: str
+    *,
+    initiator: User,
+    from_account_id,
+    to_account_id,
+    amount: Decimal,
+    idempotency_key: str,
+    metadata: dict | None = None,
 ) -> LedgerWrite:
-    """Move `amount` from the initiator's account to any account of the same currency."""
+    """Move `amount` from the initiator's account to any account of the same currency, with the
+    initiator's `metadata` (validated by ledger_project.metadata) on the transaction."""
     source, target = transfer_accounts_resolve(
         initiator=initiator, from_account_id=from_account_id, to_account_id=to_account_id
     )
@@ -70,13 +80,14 @@ def transfer_create(
         source=source,
         target=target,
         amount=minor_units(amount, source.currency),
+        metadata=metadata,
     )
 
 
 def transfer_accounts_resolve(*, initiator: User, from_account_id, to_account_id) -> tuple[Account, Account]:
     """Both sides of a transfer or hold, with their owners, checked before any lock: the source
     is the initiator's, both are customer accounts of one currency."""
-    accounts = Account.objects.select_related("owner").in_bulk([from_account_id, to_account_id])
+    accounts = {account.id: account for account in model_rows(Account, RESOLVE_SQL, [from_account_id, to_account_id])}
     source, target = accounts.get(from_account_id), accounts.get(to_account_id)
     # One error for "not yours" and "does not exist": the answer must not reveal which ids exist.
     # Funding accounts are not transfer endpoints: money enters only through funding_create.
@@ -86,10 +97,27 @@ def transfer_accounts_resolve(*, initiator: User, from_account_id, to_account_id
         raise SameAccountError()
     if source.currency != target.currency:
         raise CurrencyMismatchError()
+    # The owners, for the emails: the source's is the initiator; of the target's, its email and name.
+    source.owner = initiator
+    if target.owner_id == initiator.id:
+        target.owner = initiator
+    else:
+        target.owner = User(id=target.owner_id, email=target.owner_email, name=target.owner_name)
     return source, target
 
 
-def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempotency_key: str) -> LedgerWrite:
+# Both sides and the email and name of their owners, in one query. Plain SQL (ledger_project.rows),
+# as LOCK_SQL below: select_related().in_bulk() cost several times the query's own time in Python.
+RESOLVE_SQL = f"""
+    SELECT account.*, owner.email AS owner_email, owner.name AS owner_name
+    FROM {Account._meta.db_table} AS account JOIN {User._meta.db_table} AS owner ON owner.id = account.owner_id
+    WHERE account.id IN (%s, %s)
+"""
+
+
+def funding_create(
+    *, initiator: User, to_account_id, amount: Decimal, idempotency_key: str, metadata: dict | None = None
+) -> LedgerWrite:
     """Bring money into the ledger: debit the system user's funding account in the target's
     currency (it may go negative) and credit the target."""
     if not initiator.is_system:
@@ -108,6 +136,7 @@ def funding_create(*, initiator: User, to_account_id, amount: Decimal, idempoten
         source=source,
         target=target,
         amount=minor_units(amount, target.currency),
+        metadata=metadata,
     )
 
 
@@ -142,7 +171,9 @@ def minor_units(amount: Decimal, currency: str) -> int:
         raise InvalidInputError(errors={"amount": [str(exc)]}) from exc
 
 
-def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, reverses=None, reason="") -> LedgerWrite:
+def _ledger_write(
+    *, kind, initiator, idempotency_key, source, target, amount, reverses=None, reason="", metadata=None
+) -> LedgerWrite:
     """The one writer of the ledger, in one database transaction. The invariants it keeps, where
     the database enforces each (triggers in transactions/migrations/0002_ledger_guards.sql), and
     the verify_ledger check (transactions/audit.py CHECKS) that finds a breach:
@@ -172,7 +203,7 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
     if reverses is not None:
         fingerprint = idempotency_fingerprint(kind, reverses.id)
     else:
-        fingerprint = idempotency_fingerprint(kind, source.id, target.id, amount)
+        fingerprint = idempotency_fingerprint(kind, source.id, target.id, amount, *metadata_fingerprint(metadata))
 
     with transaction.atomic():
         claim = _idempotency_claim(initiator=initiator, key=idempotency_key, fingerprint=fingerprint)
@@ -204,6 +235,7 @@ def _ledger_write(*, kind, initiator, idempotency_key, source, target, amount, r
             idempotency=claim,
             reverses=reverses,
             reason=reason,
+            metadata=metadata or {},
         )
         if failure:
             txn.save(force_insert=True)
@@ -278,7 +310,7 @@ LOCK_SQL = f"SELECT * FROM {Account._meta.db_table} WHERE id = ANY(%s) ORDER BY 
 
 def _lock_accounts(*account_ids) -> dict:
     """Both accounts, locked. Call inside the atomic block of `_ledger_write`."""
-    return {account.id: account for account in Account.objects.raw(LOCK_SQL, [list(account_ids)])}
+    return {account.id: account for account in model_rows(Account, LOCK_SQL, [list(account_ids)])}
 
 
 def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
@@ -307,9 +339,11 @@ def _decline_reason(kind, debit: Account, credit: Account, amount: int) -> str:
 POST_SQL = f"""
     WITH new_transaction AS (
         INSERT INTO {Transaction._meta.db_table} (id, kind, status, from_account_id, to_account_id, amount,
-            currency, failure_reason, initiator_id, idempotency_id, reverses_id, hold_id, reason, created_at, updated_at)
+            currency, failure_reason, initiator_id, idempotency_id, reverses_id, hold_id, reason, created_at, updated_at,
+            metadata)
         VALUES (%(id)s, %(kind)s, 'COMPLETED', %(debit)s, %(credit)s, %(amount)s,
-            %(currency)s, '', %(initiator)s, %(claim)s, %(reverses)s, %(hold)s, %(reason)s, %(now)s, %(now)s)
+            %(currency)s, '', %(initiator)s, %(claim)s, %(reverses)s, %(hold)s, %(reason)s, %(now)s, %(now)s,
+            %(metadata)s::jsonb)
     ), entries AS (
         INSERT INTO {LedgerEntry._meta.db_table} (transaction_id, account_id, type, amount, balance_after, created_at)
         VALUES (%(id)s, %(debit)s, 'DEBIT', %(amount)s, %(debit_balance)s, %(now)s),
@@ -338,8 +372,12 @@ def _post_completed(
     the ORM's cost per statement was most of the request's. The foreign keys are checked at the
     statement's end and the balanced-transaction trigger at commit, as before. Call inside the
     atomic block of `_ledger_write`, on rows `_lock_accounts` returned, carrying their new balances.
-    `now` is the time usage was counted at, so the transaction lands in the same window."""
-    now = now or timezone.now()
+    `now` is the time usage was counted at, so the transaction lands in the same window.
+
+    An entry is never older than the one before it on its account (statements find a period's
+    entries by time, then page them by id): `now` is raised to the locked rows' `updated_at`,
+    which every earlier post set, should another process's clock run behind."""
+    now = max(now or timezone.now(), debit.updated_at, credit.updated_at)
     debit.updated_at = credit.updated_at = txn.created_at = txn.updated_at = now
     with connection.cursor() as cursor:
         cursor.execute(
@@ -362,6 +400,8 @@ def _post_completed(
                 "email_to": [email.to for email in emails],
                 "email_subject": [email.subject for email in emails],
                 "email_body": [email.body for email in emails],
+                # Text, cast in the statement: nothing to adapt for the common transfer without any.
+                "metadata": json.dumps(txn.metadata) if txn.metadata else "{}",
             },
         )
     return [

@@ -16,4 +16,5 @@ urlpatterns = [
     path("holds/<uuid:hold_id>/capture", hold_apis.HoldCaptureApi.as_view(), name="hold-capture"),
     path("holds/<uuid:hold_id>/void", hold_apis.HoldVoidApi.as_view(), name="hold-void"),
     path("accounts/<uuid:account_id>/entries", apis.AccountEntryListApi.as_view(), name="account-entries"),
+    path("accounts/<uuid:account_id>/statement", apis.AccountStatementApi.as_view(), name="account-statement"),
 ]

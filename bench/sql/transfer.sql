@@ -1,5 +1,5 @@
--- sql_ceiling: one transfer as raw SQL, for pgbench (-M simple, as sql_minimal: the two compare the SQL alone;
--- the service binds on the server and prepares its repeated statements, which this leaves out).
+-- sql_ceiling: one transfer as raw SQL, for pgbench -M prepared (as sql_minimal; the service, too, binds
+-- parameters on the server and prepares the statements it repeats: DB_PREPARE_THRESHOLD).
 -- The same statements the service sends for one POST /api/transactions, in the same order, on the
 -- same tables and the same accounts (read off PostgreSQL's statement log of a real request):
 -- 8 round trips, the last 5 in one transaction. What the service computes in Python (the new
@@ -31,26 +31,25 @@ SELECT u."password", u.last_login, u.is_superuser, u.id AS uid, u.email AS src_e
  ORDER BY u.id LIMIT 1
 \gset
 
--- 3. Both accounts with their owners, before any lock (transfer_create: ownership, currency).
-SELECT a.id, a.owner_id, a.currency, a.status, a.balance, a.is_system, a.created_at, a.updated_at,
-       u."password", u.last_login, u.is_superuser, u.id, u.email, u.name, u.is_system, u.is_staff, u.is_active, u.date_joined
-  FROM accounts_account a INNER JOIN authn_user u ON (a.owner_id = u.id)
- WHERE a.id IN (':src'::uuid, ':dst'::uuid);
+-- 3. Both accounts with their owners' email and name, before any lock (transfer_accounts_resolve: ownership, currency).
+SELECT account.*, owner.email AS owner_email, owner.name AS owner_name
+  FROM accounts_account AS account JOIN authn_user AS owner ON owner.id = account.owner_id
+ WHERE account.id IN (:src::uuid, :dst::uuid);
 
 BEGIN;
 
 -- 4. Claim the idempotency key (the service sends the client's key; a fresh one here).
 INSERT INTO transactions_idempotencykey (initiator_id, key, fingerprint, created_at)
-VALUES (':uid'::uuid, 'pgbench-' || gen_random_uuid(), format(':fingerprint', ':src', ':dst', :amount), now())
+VALUES (:uid::uuid, 'pgbench-' || gen_random_uuid(), format(:fingerprint::text, :src::text, :dst::text, :amount::text), now())
 ON CONFLICT (initiator_id, key) DO NOTHING
 RETURNING id AS claim_id, gen_random_uuid() AS txn_id
 \gset
 
 -- 5. Lock both accounts in one query ordered by primary key; read the balances off the locked rows.
-SELECT sum(balance) FILTER (WHERE id = ':src'::uuid) AS src_balance,
-       sum(balance) FILTER (WHERE id = ':dst'::uuid) AS dst_balance
+SELECT sum(balance) FILTER (WHERE id = :src::uuid) AS src_balance,
+       sum(balance) FILTER (WHERE id = :dst::uuid) AS dst_balance
   FROM (SELECT id, owner_id, currency, status, balance, is_system, created_at, updated_at
-          FROM accounts_account WHERE id IN (':src'::uuid, ':dst'::uuid) ORDER BY id FOR UPDATE) locked
+          FROM accounts_account WHERE id IN (:src::uuid, :dst::uuid) ORDER BY id FOR UPDATE) locked
 \gset
 \set src_after :src_balance - :amount
 \set dst_after :dst_balance + :amount
@@ -61,15 +60,15 @@ SELECT sum(balance) FILTER (WHERE id = ':src'::uuid) AS src_balance,
 WITH new_transaction AS (
     INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
            failure_reason, initiator_id, idempotency_id, reverses_id, reason, created_at, updated_at)
-    VALUES (':txn_id'::uuid, 'TRANSFER', 'COMPLETED', ':src'::uuid, ':dst'::uuid, :amount, 'INR',
-            '', ':uid'::uuid, :claim_id, NULL, '', now(), now())
+    VALUES (:txn_id::uuid, 'TRANSFER', 'COMPLETED', :src::uuid, :dst::uuid, :amount, 'INR',
+            '', :uid::uuid, :claim_id, NULL, '', now(), now())
 ), entries AS (
     INSERT INTO transactions_ledgerentry (transaction_id, account_id, type, amount, balance_after, created_at)
-    VALUES (':txn_id'::uuid, ':src'::uuid, 'DEBIT', :amount, :src_after, now()),
-           (':txn_id'::uuid, ':dst'::uuid, 'CREDIT', :amount, :dst_after, now())
+    VALUES (:txn_id::uuid, :src::uuid, 'DEBIT', :amount::bigint, :src_after::bigint, now()),
+           (:txn_id::uuid, :dst::uuid, 'CREDIT', :amount::bigint, :dst_after::bigint, now())
 ), balances AS (
     UPDATE accounts_account AS account SET balance = new.balance, updated_at = now()
-      FROM (VALUES (':src'::uuid, :src_after::bigint), (':dst'::uuid, :dst_after::bigint)) AS new (id, balance)
+      FROM (VALUES (:src::uuid, :src_after::bigint), (:dst::uuid, :dst_after::bigint)) AS new (id, balance)
      WHERE account.id = new.id
 ), reversed_original AS (
     UPDATE transactions_transaction SET status = 'REVERSED', updated_at = now() WHERE id = NULL::uuid
@@ -77,21 +76,15 @@ WITH new_transaction AS (
 INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
 SELECT email.recipient, email.subject, email.body, now()
   FROM UNNEST(
-  ARRAY[':src_email', ':dst_email']::varchar[],
-  ARRAY['Ledger: :amount INR debited from your account', 'Ledger: :amount INR credited to your account']::varchar[],
-  ARRAY['Hello :src_name,
-
-:amount INR was debited from your account :src (transfer).
-Other account: :dst
-Transaction: :txn_id
-New balance: :src_after INR
-', 'Hello :dst_name,
-
-:amount INR was credited to your account :dst (transfer).
-Other account: :src
-Transaction: :txn_id
-New balance: :dst_after INR
-']::text[]) AS email (recipient, subject, body);
+  ARRAY[:src_email::varchar, :dst_email::varchar],
+  ARRAY['Ledger: ' || :amount::text || ' INR debited from your account',
+        'Ledger: ' || :amount::text || ' INR credited to your account']::varchar[],
+  ARRAY['Hello ' || :src_name::text || E',\n\n' || :amount::text || ' INR was debited from your account ' || :src::text
+        || E' (transfer).\nOther account: ' || :dst::text || E'\nTransaction: ' || :txn_id::text
+        || E'\nNew balance: ' || :src_after::text || E' INR\n',
+        'Hello ' || :dst_name::text || E',\n\n' || :amount::text || ' INR was credited to your account ' || :dst::text
+        || E' (transfer).\nOther account: ' || :src::text || E'\nTransaction: ' || :txn_id::text
+        || E'\nNew balance: ' || :dst_after::text || E' INR\n']) AS email (recipient, subject, body);
 
 -- 7. Commit; the deferred trigger checks the transaction is balanced, as for the service.
 COMMIT;

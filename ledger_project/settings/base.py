@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "accounts",
     "transactions",
     "notifications",
+    "events",
 ]
 
 MIDDLEWARE = [

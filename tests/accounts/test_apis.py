@@ -30,6 +30,7 @@ def account_json(account):
         "held": "0.00",
         "available": "0.00",
         "limits": dict.fromkeys(LIMIT_NAMES),
+        "metadata": account.metadata,
         "createdAt": account.created_at.isoformat().replace("+00:00", "Z"),
         "updatedAt": account.updated_at.isoformat().replace("+00:00", "Z"),
     }

@@ -3,10 +3,12 @@ a 400, never a query PostgreSQL refuses (a 500)."""
 
 import base64
 import json
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core import signing
+from django.utils import timezone
 from drf_spectacular.generators import EndpointEnumerator
 
 from ledger_project.pagination import KeysetPagination
@@ -26,6 +28,14 @@ def _paginated_lists():
 
 
 PAGINATED = _paginated_lists()
+
+
+def _required(path) -> dict:
+    """The query a list needs besides its cursor: a statement's period (today, give or take a day)."""
+    if path.endswith("/statement"):
+        now = timezone.now()
+        return {"from": (now - timedelta(days=1)).isoformat(), "to": (now + timedelta(days=1)).isoformat()}
+    return {}
 
 
 def _drf_cursor(**tokens) -> str:
@@ -75,24 +85,29 @@ def lists(user):
     return {"account_id": account.id}
 
 
-def _issued_cursor(client, url) -> str:
-    response = client.get(url, {"limit": 1})
+def _issued_cursor(client, url, **params) -> str:
+    response = client.get(url, {"limit": 1, **params})
     assert response.status_code == 200, response.content
     return parse_qs(urlsplit(response.json()["next"]).query)["cursor"][0]
 
 
 def test_every_paginated_list_is_attacked():
-    assert {"/api/transactions", "/api/holds", "/api/accounts/{account_id}/entries"} <= set(PAGINATED)
+    assert {
+        "/api/transactions",
+        "/api/holds",
+        "/api/accounts/{account_id}/entries",
+        "/api/accounts/{account_id}/statement",
+    } <= set(PAGINATED)
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
 @pytest.mark.parametrize("path", PAGINATED)
 def test_a_cursor_the_api_did_not_issue_is_400(auth_client, lists, path, attack):
-    url = path.format_map(lists)
-    issued = _issued_cursor(auth_client, url)
-    assert auth_client.get(url, {"limit": 1, "cursor": issued}).status_code == 200
+    url, params = path.format_map(lists), _required(path)
+    issued = _issued_cursor(auth_client, url, **params)
+    assert auth_client.get(url, {"limit": 1, "cursor": issued, **params}).status_code == 200
 
-    response = auth_client.get(url, {"limit": 1, "cursor": ATTACKS[attack](issued)})
+    response = auth_client.get(url, {"limit": 1, "cursor": ATTACKS[attack](issued), **params})
 
     assert response.status_code == 400, response.content
     assert response.json() == INVALID_CURSOR

@@ -39,6 +39,7 @@ def transaction_json(txn: Transaction, *, viewer) -> dict:
             }
             for entry in txn.entries.select_related("account").order_by("id")
         ],
+        "metadata": txn.metadata if txn.initiator_id == viewer.id else None,
     }
 
 

@@ -55,6 +55,7 @@ def test_funding(system_client, system_user, user, account):
             "reverses": None,
             "hold": None,
             "batch": None,
+            "metadata": {},
             "createdAt": iso(txn.created_at),
             "updatedAt": iso(txn.updated_at),
             "entries": [

@@ -57,6 +57,7 @@ def hold_json(held: Hold, *, viewer) -> dict:
         "transaction": str(capture) if capture else None,
         "createdAt": iso(held.created_at),
         "updatedAt": iso(held.updated_at),
+        "metadata": held.metadata if held.initiator_id == viewer.id else None,
     }
 
 

@@ -62,6 +62,7 @@ def test_transfer(auth_client, user, other_user, source, target):
             "reverses": None,
             "hold": None,
             "batch": None,
+            "metadata": {},
             "createdAt": iso(txn.created_at),
             "updatedAt": iso(txn.updated_at),
             "entries": [

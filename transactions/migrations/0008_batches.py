@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_account_limits"),
-        ("transactions", "0006_hold_guards"),
+        ("transactions", "0007_metadata_and_statement_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
