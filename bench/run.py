@@ -58,6 +58,8 @@ WRITES = (
     "sql_ceiling",
     "sql_minimal",
     "funding_hot",
+    "batch",
+    "sql_batch",
 )
 READS = ("balance", "floor_read", "statement")
 SCENARIOS = WRITES + READS
@@ -87,6 +89,7 @@ class Subject:
     check: Callable[[], str] | None = None  # after a run: "ok" or what is wrong
     role: str = ""  # small/big, first/deep: what the targets compare
     target: str = ""
+    per_request: int = 1  # transfers per request (or pgbench transaction): a batch's size
 
 
 @dataclass
@@ -101,6 +104,11 @@ class Run:
     def label(self) -> str:
         target = f" ({self.subject.target})" if self.subject.target else ""
         return f"{self.subject.scenario}{target} at {self.clients} clients"
+
+    @property
+    def transfers_rate(self) -> float:
+        """Transfers per second: requests per second times the transfers each one carries."""
+        return self.measurement.rate * self.subject.per_request
 
 
 @dataclass
@@ -166,6 +174,7 @@ class Bench:
             problems.append("PostgreSQL was restarted during this run, by something outside the bench")
         log(
             f"  {run.label:<46} {m.rate:9.1f} /s  p50 {m.latency_ms['p50']:7.1f} ms  p99 {m.latency_ms['p99']:7.1f} ms  errors {m.errors}"
+            + (f"  = {run.transfers_rate:,.0f} transfers/s" if subject.per_request > 1 else "")
             + (f"  check {run.verify}" if run.verify else "")
             + ("  [warm-up]" if warmup else "")
         )
@@ -284,6 +293,15 @@ class Bench:
                 f"one transfer makes {len(trips)} round trips, bench/sql/transfer.sql {scripted}: "
                 "make the script follow the hot path\n  " + "\n  ".join(trip[:150] for trip in trips)
             )
+        if "sql_batch" in self.args.scenarios:  # likewise the batch's ceiling
+            trips = transfer_round_trips(world, batch_size=self.args.batch_size)
+            scripted = script_statements(SQL / "sql_batch.sql")
+            log(f"round trips one batch: {len(trips)}; bench/sql/sql_batch.sql: {scripted}")
+            if len(trips) != scripted:
+                raise CheckFailed(
+                    f"one batch makes {len(trips)} round trips, bench/sql/sql_batch.sql {scripted}\n  "
+                    + "\n  ".join(trip[:150] for trip in trips)
+                )
 
     def subjects_for(self, world: World) -> dict[str, list[Subject]]:
         args, service, floor, users = self.args, self.service, self.floor, self.workdir / "users.txt"
@@ -357,6 +375,34 @@ class Bench:
                     ledger,
                     service,
                     ledger_check,
+                )
+            ],
+            # 100 transfers per request (--batch-size), atomic, never declined; its ceiling is
+            # the same batch as raw set-based SQL (bench/sql/sql_batch.sql).
+            "batch": [
+                Subject(
+                    "batch",
+                    self.wrk(service, "batch.lua", users, nonce, args.batch_size),
+                    ledger,
+                    service,
+                    ledger_check,
+                    per_request=args.batch_size,
+                )
+            ],
+            "sql_batch": [
+                Subject(
+                    "sql_batch",
+                    self.pgbench(
+                        service,
+                        "sql_batch.sql",
+                        users=args.users,
+                        per_user=args.per_user,
+                        accounts=world.accounts,
+                        size=args.batch_size,
+                    ),
+                    ledger,
+                    check=ledger_check,
+                    per_request=args.batch_size,
                 )
             ],
             "balance": [
@@ -505,9 +551,10 @@ def year_statement(stack: Stack, world: World) -> str:
 TRACE_LINE = re.compile(r"\A(?:\S+ \S+\t)?([FB])\t\d+\t(\w+)\t? ?(.*)\Z")  # [timestamp] direction length type text
 
 
-def transfer_round_trips(world: World) -> list[str]:
-    """What one POST /api/transactions sends PostgreSQL, read off the wire (libpq's trace): a
-    request in-process on a reused connection, armed as before every request gunicorn serves
+def transfer_round_trips(world: World, *, batch_size: int = 0) -> list[str]:
+    """What one POST /api/transactions (or, with `batch_size`, one POST /api/transactions/batch
+    of that many transfers) sends PostgreSQL, read off the wire (libpq's trace): a request
+    in-process on a reused connection, armed as before every request gunicorn serves
     (close_old_connections: the health check). One line per round trip (a Query, or a Sync)."""
     from django.db import close_old_connections, connection, connections
     from django.test import Client
@@ -515,9 +562,12 @@ def transfer_round_trips(world: World) -> list[str]:
     token, accounts = world.users[0]
     client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
     body = {"fromAccount": accounts[0], "toAccount": world.users[-1][1][-1], "amount": "0.01"}
+    path = "/api/transactions/batch" if batch_size else "/api/transactions"
+    if batch_size:
+        body = {"transfers": [body] * batch_size}
 
     def post():
-        return client.post("/api/transactions", {**body, "idempotencyKey": nonce()}, content_type="application/json")
+        return client.post(path, {**body, "idempotencyKey": nonce()}, content_type="application/json")
 
     connections.close_all()
     post()  # opens a connection, as a worker's first request does
@@ -660,6 +710,7 @@ def parse_args(argv):
     add("--workers", type=int, default=2, help="gunicorn workers (default 2: one per core)")
     add("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     add("--generator-threads", type=int, default=1, help="wrk/pgbench threads (default 1)")
+    add("--batch-size", type=int, default=100, help="transfers per request of batch and sql_batch (default 100)")
     add(
         "--database",
         help="scratch database, and <it>_floor, dropped and recreated (default ledger_bench; smoke ledger_bench_smoke)",

@@ -31,12 +31,15 @@ def upstream_max_conns(*, workers: int, threads: int) -> int:
     return workers * threads * 3
 
 
-def proxy_config_write(run_dir: Path, *, listen: str, upstream: str, max_body_bytes: int, max_conns: int) -> Path:
+def proxy_config_write(
+    run_dir: Path, *, listen: str, upstream: str, max_body_bytes: int, batch_max_body_bytes: int, max_conns: int
+) -> Path:
     """Render the configuration into `run_dir`; returns the path of its nginx.conf."""
     values = {
         "LEDGER_PROXY_LISTEN": listen,
         "LEDGER_UPSTREAM": upstream,
         "LEDGER_MAX_BODY_BYTES": str(max_body_bytes),
+        "LEDGER_BATCH_MAX_BODY_BYTES": str(batch_max_body_bytes),
         "LEDGER_UPSTREAM_MAX_CONNS": str(max_conns),
     }
     template = (NGINX_DIR / "ledger.conf.template").read_text()
@@ -62,6 +65,7 @@ def main():
         listen=env.get("PROXY_BIND", "127.0.0.1:8000"),
         upstream=env.get("WEB_BIND", "127.0.0.1:8001"),
         max_body_bytes=int(env.get("MAX_REQUEST_BODY_BYTES", "65536")),
+        batch_max_body_bytes=int(env.get("BATCH_MAX_REQUEST_BODY_BYTES", "204800")),
         max_conns=upstream_max_conns(
             workers=int(env.get("WEB_WORKERS", "2")), threads=int(env.get("WEB_THREADS", "4"))
         ),

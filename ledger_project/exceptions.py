@@ -65,7 +65,7 @@ class NotFoundError(ApplicationError):
 
 
 class PayloadTooLargeError(ApplicationError):
-    """The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE (ledger_project.middleware)."""
+    """The request body is larger than its route's limit (ledger_project.middleware)."""
 
     status_code = 413
     code = "payload_too_large"

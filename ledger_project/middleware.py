@@ -41,13 +41,14 @@ class NulCharacterMiddleware:
 
 
 class RequestBodyLimitMiddleware:
-    """Refuse a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with a JSON 413, and one without a
-    length with a JSON 411, before any view.
+    """Refuse a body larger than its route's limit with a JSON 413, and one without a length with
+    a JSON 411, before any view.
 
-    Django checks that limit only when `request.body` (or a form) is read; DRF's parsers read the
-    request as a stream and so would take a body of any size. Reading `request.body` here applies
-    the check to every route: a larger declared Content-Length is refused before a byte is read,
-    and a body within the limit is kept in memory for the parser.
+    The limit is MAX_REQUEST_BODY_BYTES, or BATCH_MAX_REQUEST_BODY_BYTES for the batch route (1,000
+    transfers must fit). A larger declared Content-Length is refused before a byte is read; Django
+    reads exactly that many bytes, no more. DRF's parsers read the request as a stream and so would
+    take a body of any size: reading `request.body` here keeps a body within the limit in memory
+    for the parser (Django's own DATA_UPLOAD_MAX_MEMORY_SIZE, the larger limit, stays a backstop).
     """
 
     def __init__(self, get_response):
@@ -58,11 +59,25 @@ class RequestBodyLimitMiddleware:
         # reach the view as empty: "field required" for a body the client did send.
         if "HTTP_TRANSFER_ENCODING" in request.META:
             return error_response(LengthRequiredError())
+        limit = settings.BATCH_MAX_REQUEST_BODY_BYTES if request.path == BATCH_PATH else settings.MAX_REQUEST_BODY_BYTES
         try:
-            request.body  # noqa: B018  (the read is the check)
+            if _content_length(request) > limit:
+                raise RequestDataTooBig()
+            request.body  # noqa: B018  (the read is Django's own check too)
         except RequestDataTooBig:
             return error_response(PayloadTooLargeError())
         return self.get_response(request)
+
+
+BATCH_PATH = "/api/transactions/batch"
+
+
+def _content_length(request) -> int:
+    # As Django reads it (WSGIRequest): anything unreadable is no body.
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 class RequestQueueTimeoutMiddleware:

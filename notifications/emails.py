@@ -73,3 +73,59 @@ def hold_emails_enqueue(*, hold: Hold, source, source_owner) -> None:
             OutboxEmail(to=source_owner.email, subject=HOLD_SUBJECT.format(**values), body=HOLD_BODY.format(**values))
         ]
     )
+
+
+BATCH_SUBJECT = "Ledger: {count} transfers of a batch on your accounts"
+BATCH_BODY = (
+    "Hello {name},\n\n"
+    "A batch of transfers ({batch}) moved money on your accounts:\n{lines}\n\n"
+    "New balances:\n{balances}\n"
+)
+BATCH_LINES = {
+    "debit": "- {amount} {currency} debited from your account {debit} to account {credit} (transaction {transaction})",
+    "credit": "- {amount} {currency} credited to your account {credit} from account {debit} (transaction {transaction})",
+    "both": "- {amount} {currency} moved from your account {debit} to your account {credit} (transaction {transaction})",
+}
+
+
+def batch_emails(*, batch_id, moves, owners) -> list[OutboxEmail]:
+    """One summary email per owner per batch (not one per item): a line for each completed move
+    that touched the owner's accounts, and those accounts' balances after the batch. `moves` are
+    the completed items in order (`transactions.batches.ItemOutcome`: id, amount, currency,
+    debit, credit), the accounts the locked rows as the batch left them; `owners` maps owner
+    ids to users. `transactions.batches._batch_post` inserts the rows
+    in the batch's statement, so they commit with it or not at all."""
+    lines, finals = {}, {}
+    for move in moves:
+        debit, credit = move.debit, move.credit
+        values = {
+            "amount": format_minor(move.amount, move.currency),
+            "currency": move.currency,
+            "debit": debit.id,
+            "credit": credit.id,
+            "transaction": move.id,
+        }
+        if debit.owner_id == credit.owner_id:
+            sides = {debit.owner_id: "both"}
+        else:
+            sides = {debit.owner_id: "debit", credit.owner_id: "credit"}
+        for owner_id, side in sides.items():
+            lines.setdefault(owner_id, []).append(BATCH_LINES[side].format(**values))
+        for account in (debit, credit):
+            finals.setdefault(account.owner_id, {})[account.id] = account
+    rows = []
+    for owner_id, owner_lines in lines.items():
+        owner = owners[owner_id]
+        balances = "\n".join(
+            f"- {account.id}: {format_minor(account.balance, account.currency)} {account.currency}"
+            for account in finals[owner_id].values()
+        )
+        values = {"name": owner.name, "count": len(owner_lines), "batch": batch_id}
+        rows.append(
+            OutboxEmail(
+                to=owner.email,
+                subject=BATCH_SUBJECT.format(**values),
+                body=BATCH_BODY.format(**values, lines="\n".join(owner_lines), balances=balances),
+            )
+        )
+    return rows

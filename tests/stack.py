@@ -101,6 +101,7 @@ class Stack:
             "REDIS_URL": self.broker_url,
             "LOG_LEVEL": "ERROR",
             "THROTTLE_TRANSFER": UNTHROTTLED,
+            "THROTTLE_BATCH": UNTHROTTLED,
             "THROTTLE_LOGIN": UNTHROTTLED,
             "THROTTLE_REGISTER": UNTHROTTLED,
             **(extra_env or {}),

@@ -320,7 +320,8 @@ class TransactionAdmin(ReplicaChangelistMixin, ExportCsvMixin, IdPrefixSearchMix
 
     @admin.display(description="idempotency key")
     def idempotency_key(self, obj):
-        return obj.idempotency.key
+        # A batch item's key is its batch's.
+        return obj.idempotency.key if obj.idempotency_id else f"(batch {obj.batch_id})"
 
 
 @admin.register(LedgerEntry)

@@ -92,7 +92,7 @@ def transactions_csv_rows(queryset):
             txn.reverses_id,
             txn.completed_reversal_id,
             txn.reason,
-            txn.idempotency.key,
+            txn.idempotency.key if txn.idempotency_id else "",
             txn.initiator.email,
         ]
 

@@ -17,12 +17,14 @@ from ledger_project.throttling import ScopedRateThrottle
 
 from . import serializers as s
 from .admin_export import export_response
+from .batches import BatchItem, batch_create, batch_json
 from .declines import balances_json, decline_details
 from .exceptions import (
     DECLINES,
     AccountInactiveError,
     AlreadyReversedError,
     AmountOutOfRangeError,
+    BatchDeclinedError,
     CurrencyMismatchError,
     IdempotencyKeyReusedError,
     InsufficientFundsError,
@@ -34,6 +36,7 @@ from .models import Transaction
 from .selectors import (
     Statement,
     account_statement,
+    batch_get,
     ledger_entry_list,
     transaction_accounts,
     transaction_get,
@@ -340,3 +343,45 @@ class AccountEntryListApi(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(ledger_entry_list(account=account), request, view=self)
         return paginator.get_paginated_response(s.LedgerEntryOutputSerializer(page, many=True).data)
+
+
+class BatchCreateApi(APIView):
+    throttle_scope = "batch"
+    throttle_classes = [ScopedRateThrottle]
+
+    @extend_schema(
+        request=s.BatchInputSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: s.BatchWrittenSerializer,
+            200: s.BatchWrittenSerializer,
+            **error_responses(InvalidAccountError, SameAccountError, CurrencyMismatchError),
+            **error_responses(BatchDeclinedError, IdempotencyKeyReusedError, serializer=s.DeclineDetailsSerializer),
+        },
+    )
+    def post(self, request):
+        serializer = s.BatchInputSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise InvalidInputError(errors=s.flat_errors(serializer.errors))
+        data = serializer.validated_data
+        result = batch_create(
+            initiator=request.user,
+            items=[
+                BatchItem(item["fromAccount"], item["toAccount"], item["amount"], item.get("reference"))
+                for item in data["transfers"]
+            ],
+            atomic=data["atomic"],
+            idempotency_key=idempotency_key(request, data),
+        )
+        # A replay answers what the first request was answered, word for word (its stored body).
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        if result.status == BatchDeclinedError.status_code:
+            raise BatchDeclinedError(extra={"details": result.body["details"]}, headers=headers)
+        return Response(result.body, status=result.status, headers=headers)
+
+
+class BatchDetailApi(APIView):
+    @extend_schema(responses={200: s.BatchWrapperSerializer})
+    def get(self, request, batch_id):
+        batch, transactions = batch_get(user=request.user, batch_id=batch_id)
+        return Response({"batch": batch_json(batch, transactions, viewer=request.user)})

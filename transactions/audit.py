@@ -179,6 +179,27 @@ CHECKS = [
         """,
     ),
     (
+        "a batch's key is no other outcome's (no transaction or hold of its own has it)",
+        """
+        SELECT b.id FROM transactions_batch b JOIN transactions_transaction t ON t.idempotency_id = b.idempotency_id
+        UNION ALL
+        SELECT b.id FROM transactions_batch b JOIN transactions_hold h ON h.idempotency_id = b.idempotency_id
+        """,
+    ),
+    (
+        "a batch has its items: none if atomic and declined, else one per transfer, all its initiator's; "
+        "an atomic one has no FAILED item, a COMPLETED one no FAILED item, a FAILED one no completed item",
+        """
+        SELECT b.id FROM transactions_batch b
+        LEFT JOIN transactions_transaction t ON t.batch_id = b.id
+        GROUP BY b.id
+        HAVING COUNT(t.id) <> CASE WHEN b.atomic AND b.status = 'FAILED' THEN 0 ELSE b.count END
+            OR COALESCE(bool_or(t.initiator_id <> b.initiator_id), false)
+            OR ((b.atomic OR b.status = 'COMPLETED') AND COALESCE(bool_or(t.status = 'FAILED'), false))
+            OR (b.status = 'FAILED' AND COALESCE(bool_or(t.status <> 'FAILED'), false))
+        """,
+    ),
+    (
         # What statements and `?asOf=` rest on: an entry's balance_after is the one before it
         # plus or minus its amount, and it is not older than the one before it.
         "each entry's balance_after follows the account's previous entry, and its time is not earlier",

@@ -87,6 +87,20 @@ class LimitExceededError(ApplicationError):
     message = "This transaction would exceed a limit set on an account."
 
 
+class BatchDeclinedError(ApplicationError):
+    """An item of an atomic batch was declined, so none of them was applied."""
+
+    status_code = 422
+    code = "batch_declined"
+    message = "A transfer of the batch was declined; none was applied."
+
+
+class BatchNotFoundError(NotFoundError):
+    """No such batch, or the caller did not send it."""
+
+    message = "Batch not found."
+
+
 # A FAILED transaction's failure_reason is the code of the decline that failed it.
 DECLINES = {
     error.code: error

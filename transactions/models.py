@@ -60,7 +60,13 @@ class Transaction(models.Model):
     currency = models.CharField(max_length=3)
     failure_reason = models.CharField(max_length=32, blank=True, default="")
     initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    idempotency = models.OneToOneField(IdempotencyKey, on_delete=models.PROTECT, related_name="transaction")
+    # Null only for a batch's items: the key belongs to their batch (CHECK transaction_key_or_batch).
+    idempotency = models.OneToOneField(
+        IdempotencyKey, null=True, blank=True, on_delete=models.PROTECT, related_name="transaction"
+    )
+    batch = models.ForeignKey(
+        "Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions", editable=False
+    )
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
     reason = models.CharField(max_length=500, blank=True, default="", help_text="Why a reversal was made.")
     # A hold's capture; one-to-one, so the database itself refuses a second capture of a hold.
@@ -90,6 +96,12 @@ class Transaction(models.Model):
                 | models.Q(~models.Q(kind="REVERSAL"), reverses__isnull=True),
                 name="transaction_reversal_has_original",
             ),
+            # Every transaction answers to exactly one key: its own, or its batch's.
+            models.CheckConstraint(
+                condition=models.Q(idempotency__isnull=False, batch__isnull=True)
+                | models.Q(idempotency__isnull=True, batch__isnull=False, kind="TRANSFER"),
+                name="transaction_key_or_batch",
+            ),
             # Failed reversal attempts may repeat; only one may complete.
             models.UniqueConstraint(
                 fields=["reverses"], condition=models.Q(status="COMPLETED"), name="transaction_one_completed_reversal"
@@ -102,11 +114,51 @@ class Transaction(models.Model):
             # admin's newest-first list. Kind and status ride along so the hourly counts are an
             # index-only scan; migration 0004 builds it without locking out writes.
             models.Index(fields=["created_at"], name="transaction_created_idx", include=["kind", "status"]),
+            models.Index(fields=["batch"], condition=models.Q(batch__isnull=False), name="transaction_batch_idx"),
             metadata_index("transaction"),
         ]
 
     def __str__(self):
         return f"{self.kind} {self.id} ({self.status})"
+
+
+class Batch(models.Model):
+    """Up to BATCH_MAX_TRANSFERS transfers of one request, applied in order in one database
+    transaction (transactions/batches.py). Its idempotency key is the one outcome of the request:
+    its items carry no key of their own. `response` is the answer the request got (status and
+    body), replayed verbatim for the same key; an atomic batch that was declined has no items.
+    """
+
+    class Status(models.TextChoices):
+        COMPLETED = "COMPLETED"
+        PARTIAL = "PARTIAL"
+        FAILED = "FAILED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    idempotency = models.OneToOneField(IdempotencyKey, on_delete=models.PROTECT, related_name="batch")
+    atomic = models.BooleanField()
+    status = models.CharField(max_length=9, choices=Status.choices)
+    count = models.PositiveIntegerField(help_text="Transfers requested.")
+    response_status = models.PositiveSmallIntegerField()
+    response = models.JSONField(help_text="The body the request was answered with, replayed for its key.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "batches"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["COMPLETED", "PARTIAL", "FAILED"]), name="batch_status_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(count__gt=0), name="batch_count_positive"),
+            # All or nothing: an atomic batch either completed or was declined, never partly.
+            models.CheckConstraint(
+                condition=models.Q(atomic=False) | ~models.Q(status="PARTIAL"), name="batch_atomic_not_partial"
+            ),
+        ]
+
+    def __str__(self):
+        return f"BATCH {self.id} ({self.status})"
 
 
 class Hold(models.Model):

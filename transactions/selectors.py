@@ -10,8 +10,8 @@ from authn.models import User
 from ledger_project.db_router import replica_alias
 from ledger_project.metadata import metadata_filter_q
 
-from .exceptions import HoldNotFoundError, TransactionNotFoundError
-from .models import Hold, IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
+from .exceptions import BatchNotFoundError, HoldNotFoundError, TransactionNotFoundError
+from .models import Batch, Hold, IdempotencyKey, LedgerAudit, LedgerEntry, Transaction, entries_prefetch
 
 
 def _with_details(queryset: QuerySet[Transaction]) -> QuerySet[Transaction]:
@@ -136,7 +136,7 @@ def transaction_outcome_totals(*, after_key_id: int, settled_before) -> tuple[in
     the idempotency keys after `after_key_id` claimed before `settled_before`; returns the last key
     id counted (the next call's `after_key_id`) and the rows. For /metrics' running totals.
 
-    Every transaction holds one idempotency key, and key ids grow, so a range of key ids is an
+    Every transaction answers to one idempotency key (its own, or its batch's), and key ids grow, so a range of key ids is an
     index range on `transaction.idempotency_id`: a scrape reads only the transactions since the
     last one, not the whole table (about a second at a million rows). Keys claimed less than the
     settle time ago are left for later: a key's id is drawn at its claim, but its transaction may
@@ -150,13 +150,30 @@ def transaction_outcome_totals(*, after_key_id: int, settled_before) -> tuple[in
     )
     if upto is None:
         return after_key_id, []
-    rows = (
-        Transaction.objects.filter(idempotency_id__gt=after_key_id, idempotency_id__lte=upto)
+    # A batch's items carry its key, not their own: counted through the batch, in a second
+    # branch of one UNION ALL (an OR across the join would lose both index ranges). A group may
+    # come twice, once from each branch: the caller adds rows up.
+    direct, via_batch = (
+        Transaction.objects.filter(**key_range)
         .values("kind", "status", "failure_reason", "currency")
         .annotate(count=Count("id"), amount=Sum("amount"))
         .order_by()
+        for key_range in (
+            {"idempotency_id__gt": after_key_id, "idempotency_id__lte": upto},
+            {"batch__idempotency_id__gt": after_key_id, "batch__idempotency_id__lte": upto},
+        )
     )
-    return upto, list(rows)
+    rows = list(direct.union(via_batch, all=True))
+    return upto, rows
+
+
+def batch_get(*, user: User, batch_id) -> tuple[Batch, dict]:
+    """A batch its initiator sent (anyone else: 404), with its transactions by id as they are now."""
+    batch = Batch.objects.filter(id=batch_id, initiator=user).first()
+    if batch is None:
+        raise BatchNotFoundError()
+    transactions = _with_details(Transaction.objects.filter(batch=batch))
+    return batch, {str(txn.id): txn for txn in transactions}
 
 
 @dataclass(frozen=True)

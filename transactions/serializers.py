@@ -61,6 +61,63 @@ class TransferInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     metadata = MetadataField()
 
 
+class BatchItemInputSerializer(serializers.Serializer):
+    fromAccount = AccountIdField()
+    toAccount = AccountIdField()
+    amount = AmountField()
+    reference = fields.CharField(
+        max_length=64, required=False, validators=[no_control_characters], help_text="Unique within the batch."
+    )
+
+
+class BatchTransfersField(serializers.ListField):
+    """1..BATCH_MAX_TRANSFERS items; the count is checked before any item is (a body within the
+    size limit holds at most a little over the maximum, but none of them need be read)."""
+
+    child = BatchItemInputSerializer()
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and not 1 <= len(data) <= settings.BATCH_MAX_TRANSFERS:
+            raise serializers.ValidationError(f"Send from 1 to {settings.BATCH_MAX_TRANSFERS} transfers.")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false only (DRF's BooleanField also takes "yes", 1, "on")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class BatchInputSerializer(serializers.Serializer):
+    idempotencyKey = idempotency_key_field(required=False)
+    atomic = StrictBooleanField(required=False, default=True)
+    transfers = BatchTransfersField()
+
+    def validate_transfers(self, items):
+        seen = set()
+        for index, item in enumerate(items):
+            reference = item.get("reference")
+            if reference is not None and reference in seen:
+                raise serializers.ValidationError({index: {"reference": ["Must be unique within the batch."]}})
+            seen.add(reference)
+        return items
+
+
+def flat_errors(errors, prefix="") -> dict:
+    """DRF's nested errors as API.md's flat names: `{"transfers": {3: {"amount": [...]}}}` is
+    `{"transfers[3].amount": [...]}`."""
+    if not isinstance(errors, dict):
+        return {prefix: list(errors)}
+    flat = {}
+    for name, value in errors.items():
+        key = f"{prefix}[{name}]" if isinstance(name, int) else (f"{prefix}.{name}" if prefix else str(name))
+        flat.update(flat_errors(value, key))
+    return flat
+
+
 class FundingInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     toAccount = AccountIdField()
     amount = AmountField()
@@ -108,6 +165,7 @@ class TransactionOutputSerializer(serializers.Serializer):
     failureReason = serializers.SerializerMethodField()
     reverses = serializers.UUIDField(source="reverses_id", allow_null=True)
     hold = serializers.UUIDField(source="hold_id", allow_null=True, help_text="The hold this transaction captured.")
+    batch = serializers.UUIDField(source="batch_id", allow_null=True, help_text="The batch it was an item of.")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
     entries = EntrySummarySerializer(many=True, source="entry_list")
@@ -115,7 +173,10 @@ class TransactionOutputSerializer(serializers.Serializer):
 
     @extend_schema_field({"type": "string", "nullable": True, "description": "Null unless the caller initiated it."})
     def get_idempotencyKey(self, txn):
-        return txn.idempotency.key if txn.initiator_id == self.context["viewer"].id else None
+        # A batch item has no key of its own (its batch has it).
+        if txn.idempotency_id is None or txn.initiator_id != self.context["viewer"].id:
+            return None
+        return txn.idempotency.key
 
     @extend_schema_field(METADATA_SCHEMA)
     def get_metadata(self, txn):
@@ -275,6 +336,31 @@ class HoldDeclineSerializer(DeclineDetailsSerializer):
     """A 422 decline of a new hold: the FAILED hold it recorded, and `details` where any."""
 
     hold = HoldOutputSerializer(required=False)
+
+
+class BatchOutputSerializer(serializers.Serializer):
+    """A batch as its answer shows it (documented here; rendered by transactions.batches)."""
+
+    id = serializers.UUIDField()
+    atomic = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["COMPLETED", "PARTIAL", "FAILED"])
+    count = serializers.IntegerField()
+    transactions = TransactionOutputSerializer(many=True, required=False, help_text="Atomic batches.")
+    results = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="Non-atomic batches: {index, reference, status: 201 | 422, transaction | error} per item.",
+    )
+
+
+class BatchWrittenSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    batch = BatchOutputSerializer()
+    balances = BalancesField()
+
+
+class BatchWrapperSerializer(serializers.Serializer):
+    batch = BatchOutputSerializer()
 
 
 STATEMENT_MAX_DAYS = 366  # API.md, "Metadata and statements"

@@ -5,6 +5,8 @@ from . import apis, hold_apis
 urlpatterns = [
     path("transactions", apis.TransactionsApi.as_view(), name="transaction-list"),
     path("transactions/system/initial-funds", apis.FundingCreateApi.as_view(), name="transaction-funding"),
+    path("transactions/batch", apis.BatchCreateApi.as_view(), name="transaction-batch"),
+    path("transactions/batch/<uuid:batch_id>", apis.BatchDetailApi.as_view(), name="transaction-batch-detail"),
     path("transactions/<uuid:transaction_id>", apis.TransactionDetailApi.as_view(), name="transaction-detail"),
     path(
         "transactions/<uuid:transaction_id>/reverse", apis.TransactionReverseApi.as_view(), name="transaction-reverse"

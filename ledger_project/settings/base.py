@@ -102,8 +102,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 # Larger request bodies are a JSON 413 (ledger_project.middleware); a proxy in front should
-# refuse them even earlier.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=65536)
+# refuse them even earlier. Batches have their own, larger limit: 1,000 transfers must fit.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=65536)
+BATCH_MAX_REQUEST_BODY_BYTES = env.int("BATCH_MAX_REQUEST_BODY_BYTES", default=204_800)
+# Django's own check, behind the middleware's per-route one: the larger of the two.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BODY_BYTES, BATCH_MAX_REQUEST_BODY_BYTES)
 # Proxies in front (nginx, deploy/nginx/) whose X-Forwarded-For and X-Request-Start are trusted.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # A request that waited longer than this behind the proxy is answered 503 unrun: its client
@@ -160,6 +163,10 @@ DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 # to 1 s); then it answers 503. Writes retry with their idempotency key (ledger_project.db_retry).
 # 0 turns the retries off.
 DB_RETRY_SECONDS = env.float("DB_RETRY_SECONDS", default=15.0)
+# A batch locks up to a couple of thousand accounts and holds them while it writes, so batches
+# sharing an account queue behind each other longer than transfers do: their own lock wait
+# (transactions.batches; the statement timeout still bounds it).
+BATCH_LOCK_TIMEOUT_MS = env.int("BATCH_LOCK_TIMEOUT_MS", default=4000)
 DATABASES["default"].setdefault("OPTIONS", {}).update(
     {
         "options": f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}",
@@ -274,6 +281,7 @@ THROTTLE_RATES = {
     "login": env("THROTTLE_LOGIN", default="10/min"),
     "register": env("THROTTLE_REGISTER", default="10/hour"),
     "transfer": env("THROTTLE_TRANSFER", default="120/min"),
+    "batch": env("THROTTLE_BATCH", default="30/min"),
 }
 # The throttles' counters; by default in the cache's Redis database.
 THROTTLE_REDIS_URL = env("THROTTLE_REDIS_URL", default=CACHES["default"]["LOCATION"])
@@ -327,6 +335,8 @@ HOLD_DEFAULT_EXPIRES_IN_SECONDS = 604_800
 # Events (GET /api/events), and webhook deliveries with their attempts, are kept this many days;
 # beat purges older ones (events.tasks, webhooks.tasks).
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=30)
+# Transfers one batch request may carry (API.md "Batches": 1..1000).
+BATCH_MAX_TRANSFERS = env.int("BATCH_MAX_TRANSFERS", default=1000)
 
 # --- Operations -----------------------------------------------------------------------------
 # /api/health answers only {status} to anyone but staff and system users unless this is on.

@@ -15,6 +15,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DATABASES["default"]["OPTIONS"]["pool"]["max_size"] = 64  # noqa: F405
 DB_LOCK_TIMEOUT_MS = env.int("TEST_DB_LOCK_TIMEOUT_MS", default=5000)
 DB_STATEMENT_TIMEOUT_MS = env.int("TEST_DB_STATEMENT_TIMEOUT_MS", default=60000)
+BATCH_LOCK_TIMEOUT_MS = max(BATCH_LOCK_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS)  # noqa: F405
 DATABASES["default"]["OPTIONS"]["options"] = (  # noqa: F405
     f"-c lock_timeout={DB_LOCK_TIMEOUT_MS} -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
 )

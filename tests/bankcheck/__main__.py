@@ -14,7 +14,10 @@
    its accounts to any client account (fresh idempotency key each) and full-balance reads, for
    `--seconds`. Every transfer is kept with its key, body and outcome: ok (201), failed (4xx:
    definite, nothing or a FAILED transaction stored) or unknown (timeout, connection error, 5xx:
-   it may or may not have happened). `--nemesis` terminates a random web backend of the scratch
+   it may or may not have happened). A share of the requests (`--batch-ratio`) are batches of 2-8
+   such transfers, half of them atomic: each item is a transfer of its own, filed under
+   "<batch key>#<index>", settled by its batch's answer (and resolved by resending the batch).
+   `--nemesis` terminates a random web backend of the scratch
    database every few seconds to make unknowns.
 4. Resolution: every unknown is sent again with its key and body until the answer is definite
    (201 applied now, 200 replay of a commit, 422 decline); idempotency makes that safe.
@@ -40,7 +43,7 @@ from accounts.money import PLAIN_DECIMAL, to_minor
 from tests.stack import Stack, StackError
 
 from .checks import ledger_check, money, report
-from .client import CURRENCY, ClientLog, SetupError, client_run, finals_assign, limits_apply, world_create
+from .client import BATCH_SIZES, CURRENCY, ClientLog, SetupError, client_run, finals_assign, limits_apply, world_create
 from .nemesis import CHECKER_APPLICATION_NAME, Nemesis
 
 
@@ -81,6 +84,12 @@ def parse_args(argv):
         type=float,
         default=0.2,
         help="share of requests that hold, capture or void (default 0.2); the rest are transfers",
+    )
+    parser.add_argument(
+        "--batch-ratio",
+        type=float,
+        default=0.1,
+        help="share of requests that are batches of 2-8 transfers, atomic or not (default 0.1)",
     )
     parser.add_argument(
         "--funding", type=amount_minor, default="1000.00", help="initial funds per account, INR (default 1000.00)"
@@ -137,6 +146,8 @@ def parse_args(argv):
         parser.error("need --clients >= 1, --seconds > 0, 0 <= --read-ratio < 1 and positive amounts")
     if not 0 <= args.hold_ratio < 1 - args.read_ratio:
         parser.error("need 0 <= --hold-ratio < 1 - --read-ratio")
+    if not 0 <= args.batch_ratio < 1 - args.read_ratio - args.hold_ratio:
+        parser.error("need 0 <= --batch-ratio < 1 - --read-ratio - --hold-ratio")
     args.seed = args.seed or secrets.token_hex(4)
     return args
 
@@ -193,8 +204,9 @@ def bank_check(stack: Stack, args) -> bool:
             f"dailyDebitAmount {money(args.funding // 2)}, dailyDebitCount 20"
         )
     print(
-        f"load        {args.seconds:g} s, {args.clients} clients, {1 - args.read_ratio - args.hold_ratio:.0%} transfers "
-        f"(up to {money(args.max_amount)}) / {args.hold_ratio:.0%} holds, captures and voids / {args.read_ratio:.0%} reads, timeout {args.timeout:g} s, nemesis {'on' if args.nemesis else 'off'}, seed {args.seed}",
+        f"load        {args.seconds:g} s, {args.clients} clients, {1 - args.read_ratio - args.hold_ratio - args.batch_ratio:.0%} transfers "
+        f"(up to {money(args.max_amount)}) / {args.batch_ratio:.0%} batches of {BATCH_SIZES[0]}-{BATCH_SIZES[1]} transfers, atomic or not / "
+        f"{args.hold_ratio:.0%} holds, captures and voids / {args.read_ratio:.0%} reads, timeout {args.timeout:g} s, nemesis {'on' if args.nemesis else 'off'}, seed {args.seed}",
         flush=True,
     )
 

@@ -1,5 +1,6 @@
 """The bank check's verdict: every invariant checked on one database snapshot, and the report."""
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -15,17 +16,39 @@ def money(minor: int) -> str:
 
 
 SNAPSHOT_ACCOUNTS = "SELECT id, owner_id, is_system, currency, balance FROM accounts_account"
+# A batch's items answer to their batch's key: each is filed under "<key>#<index>", its index
+# read from the batch's stored answer (SNAPSHOT_BATCHES), as the clients file them.
 SNAPSHOT_TRANSACTIONS = """
-    SELECT k.initiator_id, k.key, t.id, t.kind, t.status, t.from_account_id, t.to_account_id, t.amount
-    FROM transactions_transaction t JOIN transactions_idempotencykey k ON k.id = t.idempotency_id
+    SELECT k.initiator_id, k.key, t.id, t.kind, t.status, t.from_account_id, t.to_account_id, t.amount, t.batch_id
+    FROM transactions_transaction t
+    LEFT JOIN transactions_batch b ON b.id = t.batch_id
+    JOIN transactions_idempotencykey k ON k.id = COALESCE(t.idempotency_id, b.idempotency_id)
 """
-# A key's outcome is a transaction, a hold (created) or a hold's void.
+SNAPSHOT_BATCHES = "SELECT response FROM transactions_batch"
+# A key's outcome is a transaction, a hold (created), a hold's void or a batch.
 SNAPSHOT_CLAIMS = """
     SELECT k.initiator_id, k.key,
            (SELECT count(*) FROM transactions_transaction t WHERE t.idempotency_id = k.id)
            + (SELECT count(*) FROM transactions_hold h WHERE h.idempotency_id = k.id OR h.void_idempotency_id = k.id)
+           + (SELECT count(*) FROM transactions_batch b WHERE b.idempotency_id = k.id)
     FROM transactions_idempotencykey k
 """
+
+
+def batch_item_indexes(responses) -> dict:
+    """Each batch item's transaction id -> its index in its batch, from the batches' answers."""
+    indexes = {}
+    for response in responses:
+        # Django's psycopg connection hands jsonb over as its text (JSONField parses it).
+        shown = json.loads(response).get("batch") or {}
+        for index, txn in enumerate(shown.get("transactions") or []):
+            indexes[txn["id"]] = index
+        for result in shown.get("results") or []:
+            txn = result.get("transaction") or (result.get("error") or {}).get("transaction") or {}
+            indexes[txn.get("id")] = result["index"]
+    return indexes
+
+
 # Accounts whose `held` is not the sum of their PENDING holds.
 SNAPSHOT_HELD = """
     SELECT a.id, a.held, COALESCE(SUM(h.amount), 0) FROM accounts_account a
@@ -67,9 +90,13 @@ def ledger_check(world: World, transfers: list[Transfer]) -> list[Check]:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         cursor.execute(SNAPSHOT_ACCOUNTS)
         accounts = {str(row[0]): row for row in cursor.fetchall()}
+        cursor.execute(SNAPSHOT_BATCHES)
+        item_indexes = batch_item_indexes(row[0] for row in cursor.fetchall())
         cursor.execute(SNAPSHOT_TRANSACTIONS)
         stored = defaultdict(list)
-        for initiator, key, *rest in cursor.fetchall():
+        for initiator, key, *rest, batch_id in cursor.fetchall():
+            if batch_id is not None:
+                key = f"{key}#{item_indexes.get(str(rest[0]), '?')}"
             stored[(str(initiator), key)].append([str(value) if i < 5 else value for i, value in enumerate(rest)])
         cursor.execute(SNAPSHOT_CLAIMS)
         claims = cursor.fetchall()
@@ -215,6 +242,7 @@ def report(
     args, logs: list[ClientLog], elapsed: float, nemesis: Nemesis | None, checks: list[Check], unexpected: list[str]
 ) -> bool:
     transfers = [t for log in logs for t in log.transfers]
+    batches = {t.batch_key: t for t in transfers if t.batch_key}  # one line per batch request
     reads = sum((log.reads for log in logs), Counter())
     read_latencies = sorted(latency for log in logs for latency in log.read_latencies)
     transfer_latencies = sorted(t.latency for t in transfers)
@@ -248,6 +276,13 @@ def report(
     if ops or captures:
         print("  holds     " + ", ".join(f"{what}: {count}" for what, count in sorted(ops.items())))
         print("  captures  " + ", ".join(f"{what}: {count}" for what, count in sorted(captures.items())))
+    if batches:
+        answers = Counter(t.batch_answer for t in batches.values())
+        items = sum(bool(t.batch_key) for t in transfers)
+        print(
+            f"  batches   {len(batches)} requests ({items} of the transfers above): "
+            + ", ".join(f"{what}: {count}" for what, count in sorted(answers.items()))
+        )
     if failed_by:
         print("  failed    " + ", ".join(f"{reason}: {count}" for reason, count in failed_by.most_common()))
     if unknown_by:

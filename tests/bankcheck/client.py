@@ -27,6 +27,8 @@ HOLDS_PATH = "/api/holds"
 # 1 for it), some outlive it; a capture or void after expiry is a 409 hold_not_pending.
 HOLD_EXPIRIES = (1, 3, 3600)
 FUNDING_PATH = "/api/transactions/system/initial-funds"
+BATCH_PATH = "/api/transactions/batch"
+BATCH_SIZES = (2, 8)  # transfers per batch request, at least and at most
 
 
 class SetupError(RuntimeError):
@@ -213,6 +215,11 @@ class Transfer:
     # checks treat it as one: it moves money exactly once or not at all.
     path: str = TRANSFER_PATH
     hold_id: str = ""
+    # A batch's item: `key` is "<batch key>#<index>", the request's key is `batch_key`, and the
+    # body is the whole batch's (one request, one retry, for all its items).
+    batch_key: str = ""
+    index: int = 0
+    batch_answer: str = ""  # the batch request's own status and code, as the load saw it
 
 
 @dataclass
@@ -238,14 +245,14 @@ class ClientLog:
     open_holds: list[tuple[str, str, str, int]] = field(default_factory=list)  # (id, source, target, amount)
 
 
-def acknowledgement_problem(transfer: Transfer, reply: Reply) -> str:
-    """What is wrong with a 201/200's transaction, compared with what was asked; "" if nothing."""
-    txn = reply.json().get("transaction") or {}
+def acknowledgement_problem(transfer: Transfer, txn: dict) -> str:
+    """What is wrong with an acknowledged transaction, compared with what was asked; "" if nothing."""
     expected = {
         "fromAccount": transfer.source,
         "toAccount": transfer.target,
         "amount": money_text(transfer.amount),
-        "idempotencyKey": transfer.key,
+        # A batch's items carry no key of their own: the batch has it.
+        "idempotencyKey": None if transfer.batch_key else transfer.key,
     }
     wrong = {name: txn.get(name) for name, value in expected.items() if txn.get(name) != value}
     if txn.get("status") not in ("COMPLETED", "REVERSED"):
@@ -274,7 +281,7 @@ def transfer_send(
         log.non_json_errors += 1
     if reply.status == 201:
         transfer.transaction_id = str((reply.json().get("transaction") or {}).get("id", ""))
-        problem = acknowledgement_problem(transfer, reply)
+        problem = acknowledgement_problem(transfer, reply.json().get("transaction") or {})
         if problem:
             log.unexpected.append(problem)
     elif (
@@ -285,6 +292,99 @@ def transfer_send(
         # A fresh key cannot replay (200), and a valid body is never a 400/401/403/404/409.
         log.unexpected.append(f"{key}: {reply.status} {reply.code}")
     log.transfers.append(transfer)
+
+
+def batch_send(
+    conn: Connection, rng: random.Random, me: Customer, world: World, seq: int, max_amount: int, log: ClientLog
+):
+    """A batch of transfers from this client's accounts to any client's, atomic or not (half
+    each); every item is a Transfer of its own, settled by the batch's answer."""
+    atomic = rng.random() < 0.5
+    key = f"batch-{me.index}-{seq}-{uuid.uuid4().hex[:12]}"
+    items = []
+    for _ in range(rng.randint(*BATCH_SIZES)):
+        source = rng.choice(me.accounts)
+        target = rng.choice([account for account in world.accounts if account != source])
+        items.append((source, target, rng.randint(1, max_amount)))
+    body = json.dumps(
+        {
+            "idempotencyKey": key,
+            "atomic": atomic,
+            "transfers": [
+                {"fromAccount": source, "toAccount": target, "amount": money_text(amount), "reference": f"item-{i}"}
+                for i, (source, target, amount) in enumerate(items)
+            ],
+        }
+    )
+    reply = conn.call("POST", BATCH_PATH, token=me.token, body=body)
+    transfers = [
+        Transfer(
+            me.index,
+            me.user_id,
+            f"{key}#{index}",
+            body,
+            source,
+            target,
+            amount,
+            reply.status,
+            reply.code,
+            outcome_of(reply.status),
+            reply.latency,
+            path=BATCH_PATH,
+            batch_key=key,
+            index=index,
+        )  # fmt: skip
+        for index, (source, target, amount) in enumerate(items)
+    ]
+    for transfer in transfers:
+        transfer.batch_answer = f"{'atomic' if atomic else 'non-atomic'} {reply.status} {reply.code}".strip()
+    if reply.status is not None and reply.status >= 400 and not reply.json():
+        log.non_json_errors += 1
+    if reply.status is not None and reply.status < 500:
+        log.unexpected += batch_settle(transfers, reply, atomic=atomic)
+    log.transfers += transfers
+
+
+def batch_settle(items: list[Transfer], reply: Reply, *, atomic: bool) -> list[str]:
+    """Each item's outcome and final state from a definite answer to its batch; returns what no
+    valid batch should be answered."""
+    body, problems = reply.json(), []
+    batch = body.get("batch") or {}
+    if reply.status == 201 and atomic:
+        shown = batch.get("transactions") or []
+        if len(shown) != len(items) or batch.get("status") != "COMPLETED":
+            return [f"{items[0].batch_key}: 201 with {len(shown)} transactions, status {batch.get('status')}"]
+        for item, txn in zip(items, shown, strict=True):
+            item.outcome, item.final, item.transaction_id = "ok", "completed", str(txn.get("id", ""))
+            problems.append(acknowledgement_problem(item, txn))
+    elif reply.status == 200 and not atomic:
+        results = batch.get("results") or []
+        if len(results) != len(items):
+            return [f"{items[0].batch_key}: 200 with {len(results)} results"]
+        for item, result in zip(items, results, strict=True):
+            if result.get("status") == 201:
+                txn = result.get("transaction") or {}
+                item.outcome, item.final, item.transaction_id = "ok", "completed", str(txn.get("id", ""))
+                item.status, item.code = 201, ""
+                problems.append(acknowledgement_problem(item, txn))
+            else:
+                error = result.get("error") or {}
+                item.outcome, item.status, item.code = "failed", 422, str(error.get("code", ""))
+                item.final = "declined"
+                if item.code not in TRANSFER_DECLINE_CODES:
+                    problems.append(f"{item.key}: item answered {result.get('status')} {item.code}")
+    elif reply.status == 422 and reply.code == "batch_declined" and atomic:
+        declined = (body.get("details") or {}).get("code")
+        for item in items:
+            item.outcome, item.final = "failed", "rejected"  # an atomic decline stores no item
+        if declined not in TRANSFER_DECLINE_CODES:
+            problems.append(f"{items[0].batch_key}: batch_declined for {declined}")
+    else:
+        for item in items:
+            item.outcome, item.final = "failed", "rejected"
+        if reply.status != 429:
+            problems.append(f"{items[0].batch_key}: {reply.status} {reply.code}")
+    return [problem for problem in problems if problem]
 
 
 def hold_send(conn: Connection, rng: random.Random, me: Customer, world: World, max_amount: int, log: ClientLog):
@@ -324,7 +424,7 @@ def hold_settle(conn: Connection, rng: random.Random, me: Customer, log: ClientL
     )  # fmt: skip
     if reply.status == 201:
         capture.transaction_id = str((reply.json().get("transaction") or {}).get("id", ""))
-        problem = acknowledgement_problem(capture, reply)
+        problem = acknowledgement_problem(capture, reply.json().get("transaction") or {})
         if problem:
             log.unexpected.append(problem)
     elif reply.status is not None and reply.status < 500 and reply.status != 409:
@@ -367,6 +467,9 @@ def client_run(me: Customer, world: World, args, deadline: float, stop: threadin
                     hold_settle(conn, rng, me, log)
                 else:
                     hold_send(conn, rng, me, world, args.max_amount, log)
+            elif choice < args.read_ratio + args.hold_ratio + args.batch_ratio:
+                seq += 1
+                batch_send(conn, rng, me, world, seq, args.max_amount, log)
             else:
                 seq += 1
                 transfer_send(conn, rng, me, world, seq, args.max_amount, log)
@@ -386,8 +489,12 @@ def finals_assign(logs: list[ClientLog], world: World, timeout: float, budget: f
     tokens = {customer.user_id: customer.token for customer in world.customers}
     conn = Connection(world.host, world.port, timeout)
     deadline = time.monotonic() + budget
+    batches = {}  # a batch's key -> its items: resolved with one request for all of them
     for log in logs:
         for t in log.transfers:
+            if t.batch_key:
+                batches.setdefault(t.batch_key, []).append(t)
+                continue
             if t.outcome == "ok":
                 t.final = "completed"
             elif t.outcome == "failed":
@@ -402,7 +509,7 @@ def finals_assign(logs: list[ClientLog], world: World, timeout: float, budget: f
                         "had committed" if reply.status == 200 else "had not committed (applied by the retry)"
                     )
                     t.transaction_id = str((reply.json().get("transaction") or {}).get("id", ""))
-                    problem = acknowledgement_problem(t, reply)
+                    problem = acknowledgement_problem(t, reply.json().get("transaction") or {})
                     if problem:
                         unexpected.append(problem)
                 elif t.hold_id and reply.status == 409:
@@ -414,6 +521,26 @@ def finals_assign(logs: list[ClientLog], world: World, timeout: float, budget: f
                 else:
                     t.final, t.resolution = "rejected", f"rejected on retry ({reply.status} {reply.code})"
                     unexpected.append(f"{t.key}: retry answered {reply.status} {reply.code}")
+    for items in batches.values():
+        if items[0].outcome != "unknown":
+            continue  # settled by its answer (batch_send)
+        first = items[0]
+        reply = call_until_definite(conn, BATCH_PATH, token=tokens[first.user_id], body=first.body, deadline=deadline)
+        if reply is None:
+            for item in items:
+                item.final, item.resolution = "unknown", "unresolved"
+            continue
+        seen = [(item.status, item.code) for item in items]
+        unexpected += batch_settle(items, reply, atomic=json.loads(first.body)["atomic"])
+        for item, (status, code) in zip(items, seen, strict=True):
+            # What the load saw stays on the item; `final` is what it turned out to be.
+            item.outcome, item.status, item.code = "unknown", status, code
+            if reply.replayed:
+                item.resolution = "had committed"
+            elif item.final == "completed":
+                item.resolution = "had not committed (applied by the retry)"
+            else:
+                item.resolution = "had not committed (declined on retry)"
     conn.close()
     return unexpected
 

@@ -29,6 +29,19 @@ def test_a_transfer_makes_as_many_round_trips_as_the_sql_ceiling_script(user, ot
     assert len(trips) == script_statements(SQL / "transfer.sql"), trips
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_makes_as_many_round_trips_as_the_sql_batch_script(user, other_user):
+    # Its ceiling is the same conversation with PostgreSQL, whatever the batch's size.
+    source, target = funded_account("100.00", owner=user), AccountFactory(owner=other_user)
+    users = [(tokens_issue(user=user)[0], [str(source.id)]), (tokens_issue(user=other_user)[0], [str(target.id)])]
+    world = World("", users, "", "", "", 0, 0)
+
+    trips = transfer_round_trips(world, batch_size=100)
+
+    assert ("BEGIN" in trips, trips[-1]) == (True, "COMMIT")
+    assert len(trips) == script_statements(SQL / "sql_batch.sql"), trips
+
+
 def test_sql_minimal_is_the_eight_round_trip_transfer():
     assert script_statements(SQL / "minimal.sql") == 8
 

@@ -27,7 +27,8 @@ def nginx_proxy(upstream_port, *, max_conns=None):
             run_dir,
             listen=f"127.0.0.1:{port}",
             upstream=f"127.0.0.1:{upstream_port}",
-            max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            max_body_bytes=settings.MAX_REQUEST_BODY_BYTES,
+            batch_max_body_bytes=settings.BATCH_MAX_REQUEST_BODY_BYTES,
             max_conns=max_conns or upstream_max_conns(workers=SHIPPED_WORKERS, threads=SHIPPED_THREADS),
         )
         process = subprocess.Popen(proxy_command(run_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

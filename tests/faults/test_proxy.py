@@ -128,8 +128,32 @@ def test_too_long_uris_and_headers_are_json(edge, path, headers, status, code):
     assert response.getheader("Server") == "nginx"
 
 
+def test_the_batch_route_takes_a_batch_sized_body_and_no_other_does(edge, settings):
+    # 1,000 transfers are about 150 KB: past the general limit, within the batch route's own.
+    payer = Payer()
+    items = [
+        {"fromAccount": str(payer.source.id), "toAccount": str(payer.target.id), "amount": "0.01", "reference": f"r{i}"}
+        for i in range(1000)
+    ]
+    body = json.dumps({"idempotencyKey": str(uuid.uuid4()), "transfers": items}).encode()
+    assert settings.MAX_REQUEST_BODY_BYTES < len(body) <= settings.BATCH_MAX_REQUEST_BODY_BYTES
+
+    status, response, raw = exchange(edge.port, "POST", "/api/transactions/batch", headers=payer.headers(), body=body)
+    assert status == 201, raw[:300]
+    status, response, raw = exchange(edge.port, "POST", TRANSACTIONS, headers=payer.headers(), body=body)
+    assert status == 413
+    assert_json_error(response, raw, "payload_too_large")
+    oversized = b"{" + b" " * settings.BATCH_MAX_REQUEST_BODY_BYTES + b"}"
+    status, response, raw = exchange(
+        edge.port, "POST", "/api/transactions/batch", headers=payer.headers(), body=oversized
+    )
+    assert status == 413
+    assert_json_error(response, raw, "payload_too_large")
+    assert response.getheader("Server") == "nginx"  # refused at the edge, unread by the service
+
+
 def test_a_body_over_the_limit_is_a_json_413(edge, settings):
-    body = b"{" + b" " * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b"}"
+    body = b"{" + b" " * settings.MAX_REQUEST_BODY_BYTES + b"}"
     status, response, raw = exchange(
         edge.port, "POST", "/api/auth/login", headers={"Content-Type": "application/json"}, body=body
     )

@@ -45,7 +45,7 @@ print(json.dumps({
     "debug": settings.DEBUG,
     "cors_origins": settings.CORS_ALLOWED_ORIGINS,
     "cors_all": getattr(settings, "CORS_ALLOW_ALL_ORIGINS", False),
-    "body_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    "body_limit": settings.MAX_REQUEST_BODY_BYTES,
     "plain_http": answer(browser.get("/api/nope")),
     "not_found": answer(browser.get("/api/nope", secure=True, HTTP_ORIGIN="$ORIGIN")),
     "too_large": answer(browser.post("/api/auth/login", "x" * 70000, content_type="application/json", secure=True)),

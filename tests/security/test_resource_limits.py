@@ -28,7 +28,7 @@ def _body_of_size(size, **fields):
 
 @pytest.mark.parametrize("path", ["/api/auth/register", "/api/auth/login", "/api/transactions", "/api/nope"])
 def test_a_body_over_the_limit_is_413(settings, user, path):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    settings.MAX_REQUEST_BODY_BYTES = 2048
     source = funded_account("10.00", owner=user)
     transfer = {"fromAccount": str(source.id), "toAccount": str(source.id), "amount": "1", "idempotencyKey": "k"}
 
@@ -49,7 +49,7 @@ def test_a_chunked_body_is_411(auth_client, path):
 
 
 def test_a_body_at_the_limit_is_read(settings, db, client):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2048
+    settings.MAX_REQUEST_BODY_BYTES = 2048
 
     response = client.post(
         "/api/auth/login", _body_of_size(2048, email="a@example.com"), content_type="application/json"

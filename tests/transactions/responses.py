@@ -21,10 +21,11 @@ def transaction_json(txn: Transaction, *, viewer) -> dict:
         "amount": format_minor(txn.amount, txn.currency),
         "currency": txn.currency,
         "status": txn.status,
-        "idempotencyKey": txn.idempotency.key if txn.initiator_id == viewer.id else None,
+        "idempotencyKey": txn.idempotency.key if txn.idempotency_id and txn.initiator_id == viewer.id else None,
         "failureReason": txn.failure_reason or None,
         "reverses": str(txn.reverses_id) if txn.reverses_id else None,
         "hold": str(txn.hold_id) if txn.hold_id else None,
+        "batch": str(txn.batch_id) if txn.batch_id else None,
         "createdAt": iso(txn.created_at),
         "updatedAt": iso(txn.updated_at),
         "entries": [

@@ -54,6 +54,7 @@ def test_funding(system_client, system_user, user, account):
             "failureReason": None,
             "reverses": None,
             "hold": None,
+            "batch": None,
             "metadata": {},
             "createdAt": iso(txn.created_at),
             "updatedAt": iso(txn.updated_at),

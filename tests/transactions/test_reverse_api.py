@@ -58,6 +58,7 @@ def test_reverse(system_client, system_user, user, other_user, source, target, o
             "failureReason": None,
             "reverses": str(original.id),
             "hold": None,
+            "batch": None,
             "metadata": {},
             "createdAt": iso(reversal.created_at),
             "updatedAt": iso(reversal.updated_at),

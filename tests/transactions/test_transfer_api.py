@@ -61,6 +61,7 @@ def test_transfer(auth_client, user, other_user, source, target):
             "failureReason": None,
             "reverses": None,
             "hold": None,
+            "batch": None,
             "metadata": {},
             "createdAt": iso(txn.created_at),
             "updatedAt": iso(txn.updated_at),
