@@ -125,7 +125,7 @@ CHECKS = [
     # see it. Only changes inside the retention window (%(events_since)s, see EVENTS_CHECKED_SINCE)
     # still have theirs: older events were purged. A batch's items are transactions like any other.
     (
-        "each completed, failed and reversed transaction (in the event retention window) has its events",
+        "each completed, failed and reversed transaction, and each written batch (in the event retention window), has its events",
         """
         WITH expected (transaction_id, user_id, type) AS (
             SELECT t.id, v.user_id, 'transaction.completed' FROM transactions_transaction t
@@ -143,6 +143,10 @@ CHECKS = [
             JOIN accounts_account ta ON ta.id = t.to_account_id
             CROSS JOIN LATERAL (VALUES (fa.owner_id), (ta.owner_id)) AS v (user_id)
             WHERE t.status = 'REVERSED' AND r.created_at >= %(events_since)s
+            UNION ALL
+            -- A batch that wrote its items (not an atomic decline) tells its initiator.
+            SELECT b.id, b.initiator_id, 'batch.completed' FROM transactions_batch b
+            WHERE b.response_status <> 422 AND b.created_at >= %(events_since)s
         )
         SELECT DISTINCT x.transaction_id FROM expected x
         WHERE NOT EXISTS (
@@ -163,6 +167,7 @@ CHECKS = [
         LEFT JOIN accounts_account ht ON ht.id = h.to_account_id
         LEFT JOIN transactions_idempotencykey hv ON hv.id = h.void_idempotency_id
         LEFT JOIN accounts_account a ON e.type LIKE 'account.%%' AND a.id::text = e.data ->> 'id'
+        LEFT JOIN transactions_batch b ON e.type = 'batch.completed' AND b.id::text = e.data ->> 'id'
         WHERE (e.type LIKE 'transaction.%%' AND (
                   t.id IS NULL
                   OR e.user_id NOT IN (fa.owner_id, ta.owner_id, t.initiator_id)
@@ -176,6 +181,7 @@ CHECKS = [
                   OR (e.type = 'hold.voided' AND h.status <> 'VOIDED')
                   OR (e.type = 'hold.expired' AND h.status <> 'EXPIRED')))
            OR (e.type LIKE 'account.%%' AND (a.id IS NULL OR e.user_id <> a.owner_id))
+           OR (e.type = 'batch.completed' AND (b.id IS NULL OR e.user_id <> b.initiator_id OR b.response_status = 422))
         """,
     ),
     (

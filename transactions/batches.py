@@ -30,6 +30,8 @@ from rest_framework import serializers
 from accounts.models import Account, AccountUsage
 from accounts.money import format_minor, to_minor
 from authn.models import User
+from events.models import EventType
+from events.services import EVENTS_INSERT_SQL, EventRow, batch_event_rows, events_sql_params, viewers
 from ledger_project.exceptions import InvalidInputError
 from notifications.emails import batch_emails
 from notifications.models import OutboxEmail
@@ -105,8 +107,38 @@ def batch_create(*, initiator: User, items: list[BatchItem], atomic: bool, idemp
         batch.response_status, batch.response = status, body
         owners = {account.owner_id: account.owner for account in resolved.values()}
         emails = batch_emails(batch_id=batch.id, moves=plan.moves, owners=owners) if plan.written else []
-        _batch_post(batch, plan, locked=locked, emails=emails, now=now)
+        events = _batch_event_rows(batch, plan, now=now)
+        _batch_post(batch, plan, locked=locked, emails=emails, events=events, now=now)
     return BatchWrite(batch.id, status, body, False)
+
+
+def _batch_event_rows(batch: Batch, plan: "BatchPlan", *, now) -> list[EventRow]:
+    """Each item's transaction.completed (transaction.failed) for every user who may see it, as that
+    user sees it (events.services.transaction_viewers' rule), and batch.completed for the
+    initiator. None for an atomic decline: it changed nothing. Call inside the atomic block of
+    `batch_create`, after `_batch_answer`."""
+    if not plan.written:
+        return []
+    initiator_id, renderers = batch.initiator.id, {}
+
+    def shown(item, user_id) -> dict:
+        if user_id not in renderers:
+            renderers[user_id] = _item_renderer(
+                batch_id=batch.id, viewer=User(id=user_id), now=now, initiator_id=initiator_id
+            )
+        return renderers[user_id](item)
+
+    rows = []
+    for item in plan.items:
+        if item.failure:
+            type, user_ids = EventType.TRANSACTION_FAILED, [initiator_id]
+        else:
+            type, user_ids = (
+                EventType.TRANSACTION_COMPLETED,
+                viewers(item.debit.owner_id, item.credit.owner_id, initiator_id),
+            )
+        rows += [EventRow(user_id, type, shown(item, user_id)) for user_id in user_ids]
+    return rows + batch_event_rows(initiator_id=initiator_id, batch_data=batch.response["batch"])
 
 
 def _batch_lock_timeout() -> None:
@@ -260,7 +292,7 @@ def _batch_answer(batch: Batch, plan: BatchPlan, *, locked, viewer, now) -> tupl
         return 422, BatchDeclinedError(extra={"details": plan.declined}).body()
     # Every account of the caller's that the batch named, as the batch left it.
     balances = balances_json(sorted(locked.values(), key=lambda account: account.id), viewer=viewer)
-    render = _item_renderer(batch_id=batch.id, viewer=viewer, now=now)
+    render = _item_renderer(batch_id=batch.id, viewer=viewer, now=now, initiator_id=batch.initiator.id)
     if batch.atomic:
         batch.status = Batch.Status.COMPLETED
         shown = {"transactions": [render(item) for item in plan.items]}
@@ -290,10 +322,10 @@ def _batch_answer(batch: Batch, plan: BatchPlan, *, locked, viewer, now) -> tupl
     return status, body
 
 
-def _item_renderer(*, batch_id, viewer, now):
-    """An item's transaction JSON, field for field what `TransactionOutputSerializer` shows the
-    initiator (tests/transactions/test_batches_api.py compares the two through the GET route),
-    written out by hand: DRF's serializer cost more than the rest of a batch together."""
+def _item_renderer(*, batch_id, viewer, now, initiator_id):
+    """An item's transaction JSON, field for field what `TransactionOutputSerializer` shows `viewer`
+    (tests/transactions/test_batches_api.py compares the two through the GET route and the
+    events), written out by hand: DRF's serializer cost more than the rest of a batch together."""
     at = serializers.DateTimeField().to_representation(now)
     batch = str(batch_id)
 
@@ -332,7 +364,8 @@ def _item_renderer(*, batch_id, viewer, now):
             "createdAt": at,
             "updatedAt": at,
             "entries": entries,
-            "metadata": {},  # the initiator's view of an item written without metadata
+            # An item is written without metadata; a transfer's is its initiator's alone.
+            "metadata": {} if viewer.id == initiator_id else None,
         }
 
     return render
@@ -379,7 +412,9 @@ BATCH_POST_SQL = f"""
         DO UPDATE SET amount = {AccountUsage._meta.db_table}.amount + EXCLUDED.amount,
             count = {AccountUsage._meta.db_table}.count + EXCLUDED.count
     ),
-    -- The batch's side effects, written with it: the owners' summary emails (events go beside).
+    -- The batch's side effects, written with it: its events and the owners' summary emails.
+    events AS ({EVENTS_INSERT_SQL}
+    ),
     side_effect_emails AS (
         INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
         SELECT email.recipient, email.subject, email.body, %(now)s
@@ -390,7 +425,9 @@ BATCH_POST_SQL = f"""
 """
 
 
-def _batch_post(batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[OutboxEmail], now) -> None:
+def _batch_post(
+    batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[OutboxEmail], events: list[EventRow], now
+) -> None:
     """Write the judged batch with BATCH_POST_SQL. Call inside the atomic block of `batch_create`."""
     items, moves = plan.items, plan.moves
     # Entries in item order, debit first: their ids grow in that order, as the balances ran.
@@ -439,6 +476,7 @@ def _batch_post(batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[Out
                 "email_to": [email.to for email in emails],
                 "email_subject": [email.subject for email in emails],
                 "email_body": [email.body for email in emails],
+                **events_sql_params(events),
             },
         )
 

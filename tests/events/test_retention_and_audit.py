@@ -19,7 +19,7 @@ from transactions.services import transaction_reverse
 
 pytestmark = pytest.mark.django_db
 
-HAS_EVENTS = "each completed, failed and reversed transaction (in the event retention window) has its events"
+HAS_EVENTS = "each completed, failed and reversed transaction, and each written batch (in the event retention window), has its events"
 NO_ORPHANS = "no event without its change: each event's object exists, in its state, and its user may see it"
 
 

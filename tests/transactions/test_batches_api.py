@@ -320,3 +320,45 @@ def test_metrics_count_each_item_of_a_batch(auth_client, accounts):
         counted[(row["status"], row["failure_reason"])] += row["count"]
     assert counted == {("COMPLETED", ""): 2, ("FAILED", "insufficient_funds"): 1}
     assert last == IdempotencyKey.objects.get(key="batch-1").id
+
+
+def test_a_batch_tells_each_user_what_it_may_see_in_events(auth_client, user, other_user, accounts):
+    from events.models import Event
+
+    a, b, c = accounts
+    other_client = bearer_client(other_user)
+    earlier = set(Event.objects.values_list("id", flat=True))  # the accounts' and fundings'
+
+    response = post(auth_client, [item(a, c, "30.00"), item(b, a, "999.00"), item(b, c, "5.00")], atomic=False)
+
+    assert response.status_code == 200, response.json()
+    batch = response.json()["batch"]
+    moved, declined, small = (
+        result.get("transaction") or result["error"]["transaction"] for result in batch["results"]
+    )
+    shown = {(e.user_id, e.type, e.data["id"]): e.data for e in Event.objects.exclude(id__in=earlier)}
+    # Each completed item to both owners, each event as that user's GET of it shows it; the decline
+    # to its initiator alone; batch.completed (the answer's batch object) to the initiator.
+    for txn in (moved, small):
+        for viewer, client in ((user, auth_client), (other_user, other_client)):
+            assert (
+                shown.pop((viewer.id, "transaction.completed", txn["id"]))
+                == client.get(f"/api/transactions/{txn['id']}").json()["transaction"]
+            )
+    assert shown.pop((user.id, "transaction.failed", declined["id"])) == declined
+    assert shown.pop((user.id, "batch.completed", batch["id"])) == batch
+    assert shown == {}
+    assert_ledger_ok()
+
+
+def test_an_atomic_decline_has_no_event(auth_client, accounts):
+    from events.models import Event
+
+    a, b, c = accounts
+    before = Event.objects.count()
+
+    response = post(auth_client, [item(a, c, "30.00"), item(b, a, "999.00")])
+
+    assert response.status_code == 422
+    assert Event.objects.count() == before
+    assert_ledger_ok()
