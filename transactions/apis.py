@@ -367,7 +367,9 @@ class BatchCreateApi(APIView):
         result = batch_create(
             initiator=request.user,
             items=[
-                BatchItem(item["fromAccount"], item["toAccount"], item["amount"], item.get("reference"))
+                BatchItem(
+                    item["fromAccount"], item["toAccount"], item["amount"], item.get("reference"), item["metadata"]
+                )
                 for item in data["transfers"]
             ],
             atomic=data["atomic"],

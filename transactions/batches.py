@@ -33,6 +33,7 @@ from authn.models import User
 from events.models import EventType
 from events.services import EVENTS_INSERT_SQL, EventRow, batch_event_rows, events_sql_params, viewers
 from ledger_project.exceptions import InvalidInputError
+from ledger_project.metadata import metadata_fingerprint
 from notifications.emails import batch_emails
 from notifications.models import OutboxEmail
 
@@ -64,6 +65,7 @@ class BatchItem:
     to_account_id: uuid.UUID
     amount: Decimal
     reference: str | None = None
+    metadata: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,9 @@ def _batch_fingerprint(items, amounts, atomic) -> str:
         [
             atomic,
             [
-                [str(i.from_account_id), str(i.to_account_id), a, i.reference]
+                # An item's metadata only where it has some: the fingerprints of batches without
+                # any stay what they were.
+                [str(i.from_account_id), str(i.to_account_id), a, i.reference, *metadata_fingerprint(i.metadata)]
                 for i, a in zip(items, amounts, strict=True)
             ],
         ]
@@ -214,6 +218,7 @@ class ItemOutcome:
     details: dict | None
     debit_after: int
     credit_after: int
+    metadata: dict
 
     @property
     def currency(self) -> str:
@@ -279,6 +284,7 @@ def _batch_judge(*, initiator, items, amounts, locked, atomic) -> BatchPlan:
                 details,
                 debit.balance,
                 credit.balance,
+                item.metadata or {},
             )
         )
     return plan
@@ -364,8 +370,7 @@ def _item_renderer(*, batch_id, viewer, now, initiator_id):
             "createdAt": at,
             "updatedAt": at,
             "entries": entries,
-            # An item is written without metadata; a transfer's is its initiator's alone.
-            "metadata": {} if viewer.id == initiator_id else None,
+            "metadata": item.metadata if viewer.id == initiator_id else None,  # the initiator's labels
         }
 
     return render
@@ -386,12 +391,12 @@ BATCH_POST_SQL = f"""
     ), new_transactions AS (
         INSERT INTO {Transaction._meta.db_table} (id, kind, status, from_account_id, to_account_id, amount,
             currency, failure_reason, initiator_id, idempotency_id, batch_id, reverses_id, hold_id, reason,
-            created_at, updated_at)
+            metadata, created_at, updated_at)
         SELECT item.id, 'TRANSFER', item.status, item.debit, item.credit, item.amount,
-            item.currency, item.failure, %(initiator)s, NULL, %(batch)s, NULL, NULL, '', %(now)s, %(now)s
+            item.currency, item.failure, %(initiator)s, NULL, %(batch)s, NULL, NULL, '', item.metadata, %(now)s, %(now)s
         FROM unnest(%(t_id)s::uuid[], %(t_status)s::varchar[], %(t_debit)s::uuid[], %(t_credit)s::uuid[],
-            %(t_amount)s::bigint[], %(t_currency)s::varchar[], %(t_failure)s::varchar[])
-            AS item (id, status, debit, credit, amount, currency, failure)
+            %(t_amount)s::bigint[], %(t_currency)s::varchar[], %(t_failure)s::varchar[], %(t_metadata)s::jsonb[])
+            AS item (id, status, debit, credit, amount, currency, failure, metadata)
     ), entries AS (
         INSERT INTO {LedgerEntry._meta.db_table} (transaction_id, account_id, type, amount, balance_after, created_at)
         SELECT entry.txn, entry.account, entry.type, entry.amount, entry.balance_after, %(now)s
@@ -461,6 +466,7 @@ def _batch_post(
                 "t_amount": [item.amount for item in items],
                 "t_currency": [item.currency for item in items],
                 "t_failure": [item.failure for item in items],
+                "t_metadata": [json.dumps(item.metadata) for item in items],
                 "e_txn": [entry[0] for entry in entries],
                 "e_account": [entry[1] for entry in entries],
                 "e_type": [entry[2] for entry in entries],

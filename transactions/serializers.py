@@ -61,13 +61,14 @@ class TransferInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     metadata = MetadataField()
 
 
-class BatchItemInputSerializer(serializers.Serializer):
+class BatchItemInputSerializer(MetadataErrorsMixin, serializers.Serializer):
     fromAccount = AccountIdField()
     toAccount = AccountIdField()
     amount = AmountField()
     reference = fields.CharField(
         max_length=64, required=False, validators=[no_control_characters], help_text="Unique within the batch."
     )
+    metadata = MetadataField()
 
 
 class BatchTransfersField(serializers.ListField):

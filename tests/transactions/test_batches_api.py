@@ -362,3 +362,26 @@ def test_an_atomic_decline_has_no_event(auth_client, accounts):
     assert response.status_code == 422
     assert Event.objects.count() == before
     assert_ledger_ok()
+
+
+def test_batch_items_carry_their_initiators_metadata(auth_client, user, other_user, accounts):
+    a, b, c = accounts
+    labelled = {**item(a, c, "1.00"), "metadata": {"order": "A-17"}}
+
+    bad = post(auth_client, [item(a, c, "1.00"), {**labelled, "metadata": {"bad key": "x"}}], key="meta-bad")
+    response = post(auth_client, [labelled, item(b, c, "2.00")], key="meta")
+    reused = post(auth_client, [{**labelled, "metadata": {"order": "A-18"}}, item(b, c, "2.00")], key="meta")
+
+    assert bad.status_code == 400
+    assert list(bad.json()["errors"]) == ["transfers[1].metadata"]
+    assert response.status_code == 201, response.json()
+    first, second = response.json()["batch"]["transactions"]
+    assert (first["metadata"], second["metadata"]) == ({"order": "A-17"}, {})
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+    # The initiator finds it by its label; the other side sees no label, and cannot filter on it.
+    found = auth_client.get("/api/transactions?metadata[order]=A-17").json()["transactions"]
+    assert [txn["id"] for txn in found] == [first["id"]]
+    other = bearer_client(other_user)
+    assert other.get(f"/api/transactions/{first['id']}").json()["transaction"]["metadata"] is None
+    assert other.get("/api/transactions?metadata[order]=A-17").json()["transactions"] == []
+    assert_ledger_ok()
