@@ -32,6 +32,7 @@ from accounts.money import format_minor, to_minor
 from authn.models import User
 from events.models import EventType
 from events.services import EVENTS_INSERT_SQL, EventRow, batch_event_rows, events_sql_params, viewers
+from ledger_project.db_retry import claim_is_own, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
 from notifications.emails import batch_emails
@@ -79,6 +80,7 @@ class BatchWrite:
     replayed: bool
 
 
+@db_retry
 def batch_create(*, initiator: User, items: list[BatchItem], atomic: bool, idempotency_key: str) -> BatchWrite:
     """Apply `items` in order as the initiator's transfers: all or nothing when `atomic`, each on
     its own otherwise. Returns the answer to give (201/200, or an atomic decline's 422)."""
@@ -199,7 +201,8 @@ def _batch_replay(*, initiator, key, fingerprint) -> BatchWrite:
     batch = getattr(claim, "batch", None) if claim else None
     if batch is None or claim.fingerprint != fingerprint:
         raise IdempotencyKeyReusedError()
-    return BatchWrite(batch.id, batch.response_status, batch.response, True)
+    # A lost connection's retry (db_retry) that finds its own committed batch answers as the write.
+    return BatchWrite(batch.id, batch.response_status, batch.response, not claim_is_own(claim.id))
 
 
 @dataclass(slots=True)

@@ -173,3 +173,22 @@ def test_only_a_lost_connection_is_retried_and_never_inside_an_outer_atomic_bloc
     with pytest.raises(OperationalError), transaction.atomic():
         retry_while_lost(fails_once, what="test")
     assert len(calls) == 1
+
+
+def test_a_batch_whose_backend_is_killed_mid_way_is_retried_in_the_request_and_written_once(auth_client, accounts):
+    source, target = accounts
+    body = {
+        "idempotencyKey": "killed-batch",
+        "transfers": [{"fromAccount": str(source.id), "toAccount": str(target.id), "amount": "10.00"}] * 2,
+    }
+    # Blocked on the batch's events insert, after its claim, its locks and its other rows.
+    response = killed_while_waiting(
+        "events_event", lambda: auth_client.post("/api/transactions/batch", body, format="json")
+    )
+
+    assert response.status_code == 201, response.content
+    assert "Idempotent-Replayed" not in response.headers
+    assert Transaction.objects.filter(batch__idempotency__key="killed-batch").count() == 2
+    source.refresh_from_db()
+    assert source.balance == 80_00
+    assert ledger_verify().ok
