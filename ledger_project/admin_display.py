@@ -1,5 +1,6 @@
 """How the admin shows money and ids: money as the API shows it, ids short in lists and linked."""
 
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -26,3 +27,19 @@ def admin_link(obj, text: str | None = None) -> str:
         return "-"
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}" title="{}">{}</a>', url, obj.pk, text or short_id(obj.pk))
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record that operators read and never add, edit or delete by hand (the outbox, events,
+    webhook deliveries); a large table's pages do not count it."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

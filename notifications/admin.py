@@ -6,6 +6,7 @@ import re
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from ledger_project.admin_display import ReadOnlyAdmin
 from ledger_project.db_router import ReplicaChangelistMixin
 from transactions.admin import compact_time, transaction_link
 
@@ -42,7 +43,7 @@ class OutboxStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEmail)
-class OutboxEmailAdmin(ReplicaChangelistMixin, admin.ModelAdmin):
+class OutboxEmailAdmin(ReplicaChangelistMixin, ReadOnlyAdmin):
     list_display = [
         "id",
         "created_display",
@@ -56,7 +57,6 @@ class OutboxEmailAdmin(ReplicaChangelistMixin, admin.ModelAdmin):
     search_fields = ["to", "subject"]
     ordering = ["-created_at", "-id"]
     date_hierarchy = "created_at"
-    show_full_result_count = False
     fields = [
         "id",
         "to",
@@ -76,15 +76,6 @@ class OutboxEmailAdmin(ReplicaChangelistMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ["transactions/admin_lists.css"]}
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_resend_permission(self, request):
         # The change permission, asked of the user directly: has_change_permission is False so

@@ -3,22 +3,9 @@ encrypted: the fields are not listed, so no page or export can show them)."""
 
 from django.contrib import admin
 
-from ledger_project.admin_display import admin_link, short_id
+from ledger_project.admin_display import ReadOnlyAdmin, admin_link, short_id
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookEndpoint)
