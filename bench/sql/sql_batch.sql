@@ -2,8 +2,8 @@
 -- POST /api/transactions/batch, set-based as the service would do it at best. The same round trips
 -- as the service's batch, 9 (pool check, token user, the accounts with their owners, BEGIN,
 -- claim the key, its lock wait, lock every account once in primary key order, ONE statement that
--- writes the batch, its transactions, entries with their running balances, the balances and one
--- summary email per owner, COMMIT); what the service judges in Python (the running balances) is
+-- writes the batch, its transactions, entries with their running balances, the balances, the events
+-- and one summary email per owner, COMMIT); what the service judges in Python (the running balances) is
 -- done in SQL here.
 --
 -- Variables (-D): users, per_user, accounts, size. The items are drawn from :seed with hashint4,
@@ -62,7 +62,7 @@ SELECT count(*) FROM (
 --    transaction's start, and a batch that waited for locks would write entries older than the
 --    ones before them on the same account (verify_ledger refuses that).
 WITH items AS MATERIALIZED (
-    SELECT i AS n, s.account_id AS src, d.account_id AS dst, r.amount, gen_random_uuid() AS id
+    SELECT i AS n, s.account_id AS src, d.account_id AS dst, d.owner_id AS dst_owner, r.amount, gen_random_uuid() AS id
       FROM generate_series(1, :size::int) AS i
       CROSS JOIN LATERAL (SELECT :u::int * :per_user::int + abs(hashint4(:seed::int + i)) % :per_user::int AS src_n,
                                  abs(hashint4(:seed::int + 7919 * i)) % (:accounts::int - 1) AS dst_r,
@@ -98,6 +98,20 @@ WITH items AS MATERIALIZED (
 ), balances AS (
     UPDATE accounts_account AS account SET balance = moves.balance_after, updated_at = statement_timestamp()
       FROM moves WHERE moves.from_end = 1 AND account.id = moves.account
+), events AS (
+    -- Each item's transaction.completed for the sender and the destination's owner (once if the
+    -- same), and batch.completed for the sender: the rows the service writes (its `data` is the
+    -- full transaction JSON, larger than this).
+    INSERT INTO events_event (id, user_id, type, data, created_at)
+    SELECT gen_random_uuid(), event.user_id, event.type, event.data, statement_timestamp()
+      FROM (SELECT DISTINCT ON (w.viewer, items.id) w.viewer AS user_id, 'transaction.completed' AS type,
+                   jsonb_build_object('id', items.id, 'kind', 'TRANSFER', 'fromAccount', src, 'toAccount', dst,
+                       'amount', (amount / 100.0)::text, 'currency', 'INR', 'status', 'COMPLETED',
+                       'batch', :batch_id::text) AS data
+              FROM items CROSS JOIN LATERAL (VALUES (:uid::uuid), (items.dst_owner)) AS w (viewer)
+            UNION ALL
+            SELECT :uid::uuid, 'batch.completed', jsonb_build_object('id', :batch_id::text, 'atomic', true,
+                   'status', 'COMPLETED', 'count', :size::int)) AS event
 )
 INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
 SELECT p.owner_email, 'Ledger: ' || count(*) || ' transfers of a batch on your accounts',
