@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
 from standardwebhooks.webhooks import Webhook
@@ -429,11 +430,13 @@ def _endpoint_disable(endpoint: WebhookEndpoint, *, reason: str, now: datetime, 
 
 
 def webhook_deliveries_purge(*, now: datetime | None = None, batch_size: int = 1000) -> int:
-    """Delete deliveries (and their attempts) created more than EVENT_RETENTION_DAYS ago, in
-    batches so that no statement holds many locks for long; returns how many."""
+    """Delete deliveries (and their attempts) created more than EVENT_RETENTION_DAYS ago, or of an
+    event that old (made a moment after it: the event purge must find none left pointing at its
+    events), in batches so that no statement holds many locks for long; returns how many."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.EVENT_RETENTION_DAYS)
+    old = WebhookDelivery.objects.filter(Q(created_at__lt=cutoff) | Q(event__created_at__lt=cutoff))
     purged = 0
-    while ids := list(WebhookDelivery.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch_size]):
+    while ids := list(old.values_list("id", flat=True)[:batch_size]):
         WebhookAttempt.objects.filter(delivery_id__in=ids).delete()
         purged += WebhookDelivery.objects.filter(id__in=ids).delete()[1].get("webhooks.WebhookDelivery", 0)
     return purged

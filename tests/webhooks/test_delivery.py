@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -403,3 +404,20 @@ def test_verify_ledger_reports_a_delivery_to_another_users_endpoint(user, endpoi
 
     report = ledger_verify()
     assert report.violations == {"a webhook delivery carries its endpoint owner's own event": [str(delivery.id)]}
+
+
+def test_the_event_purge_takes_the_deliveries_of_the_events_it_purges(user, endpoint_of):
+    """An event past its retention whose delivery was made a moment after it: the event purge must
+    not be refused by the delivery's foreign key (deliveries are purged by their own, daily)."""
+    from events import tasks
+
+    endpoint, _ = endpoint_of(user, "http://127.0.0.1:9/hooks")
+    old = timezone.now() - timedelta(days=settings.EVENT_RETENTION_DAYS, seconds=1)
+    event = event_for(user)
+    Event.objects.filter(id=event.id).update(created_at=old)
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, message_id=str(event.id))
+    WebhookDelivery.objects.filter(id=delivery.id).update(created_at=old + timedelta(seconds=2))
+
+    assert tasks.events_purge() == 1
+    assert not Event.objects.filter(id=event.id).exists()
+    assert not WebhookDelivery.objects.filter(id=delivery.id).exists()
