@@ -114,22 +114,18 @@ def events_record(rows: Iterable[EventRow], *, created_at=None) -> list[Event]:
 
 
 # For a set-based write's statement (the transfer's POST_SQL, a batch): one more data-modifying CTE,
-# `events AS (<this>)`, fed by events_sql_params. Each `data` is dumped to JSON once, in Python.
+# `events AS (<this>)`, fed by events_sql_params. The rows go as ONE JSON document, not as a
+# jsonb[] array: psycopg escapes every quote of every element of a text array with a regular
+# expression, which cost more than the rest of a 100-item batch's Python (about 0.6 ms an event).
 EVENTS_INSERT_SQL = f"""
     INSERT INTO {Event._meta.db_table} (id, user_id, type, data, created_at)
     SELECT gen_random_uuid(), event.user_id, event.type, event.data, %(now)s
-    FROM unnest(%(event_user)s::uuid[], %(event_type)s::varchar[], %(event_data)s::jsonb[])
-        AS event (user_id, type, data)
+    FROM jsonb_to_recordset(%(events)s::jsonb) AS event (user_id uuid, type varchar, data jsonb)
 """
 
 
 def events_sql_params(rows: Iterable[EventRow]) -> dict:
-    rows = list(rows)
-    return {
-        "event_user": [row.user_id for row in rows],
-        "event_type": [row.type for row in rows],
-        "event_data": [json.dumps(row.data) for row in rows],
-    }
+    return {"events": json.dumps([{"user_id": str(row.user_id), "type": row.type, "data": row.data} for row in rows])}
 
 
 PURGE_SQL = """
