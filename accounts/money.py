@@ -7,6 +7,7 @@ decimal strings with exactly the currency's places. The number of places comes f
 
 import re
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 from iso4217 import Currency
@@ -25,8 +26,10 @@ MAX_TRANSFER_MINOR_UNITS = 10**15
 AMOUNT_FORMAT_MESSAGE = 'Enter a positive amount as a plain decimal number, like 500 or "500.50".'
 
 
+@cache
 def currency_exponent(code: str) -> int:
-    """Decimal places of the currency's minor unit (2 for INR, 0 for JPY)."""
+    """Decimal places of the currency's minor unit (2 for INR, 0 for JPY). Cached: a batch's
+    answer formats over a thousand amounts, and the lookup cost more than the formatting."""
     return Currency(code).exponent or 0
 
 
@@ -77,6 +80,10 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 
 def format_minor(minor: int, currency: str) -> str:
-    """Minor units to the wire format: "500.00" for 50000 paise."""
-    exponent = currency_exponent(currency)
-    return str(Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)))
+    """Minor units to the wire format: "500.00" for 50000 paise. `minor` may be a whole Decimal
+    (PostgreSQL's SUM of bigints is numeric)."""
+    exponent, minor = currency_exponent(currency), int(minor)
+    if exponent == 0:
+        return str(minor)
+    whole, fraction = divmod(abs(minor), 10**exponent)  # integers: exact at any size
+    return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{exponent}d}"

@@ -4,8 +4,10 @@ the client sends (Decimal's 28-digit context would round them into a valid amoun
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from accounts.money import MAX_AMOUNT_TEXT_LENGTH, to_minor
+from accounts.money import BALANCE_MAX, BALANCE_MIN, MAX_AMOUNT_TEXT_LENGTH, currency_exponent, format_minor, to_minor
 from tests.factories import AccountFactory, funded_account
 from tests.transactions.requests import FUNDING, TRANSACTIONS
 from tests.transactions.state import balances
@@ -60,3 +62,12 @@ def test_a_funding_is_never_rounded_either(system_client, account, amount):
 )
 def test_trailing_zeros_are_not_places(amount, currency, minor):
     assert to_minor(Decimal(amount), currency) == minor
+
+
+@given(minor=st.integers(min_value=BALANCE_MIN, max_value=BALANCE_MAX), currency=st.sampled_from(["INR", "JPY", "KWD"]))
+def test_format_minor_is_decimal_quantize_over_the_whole_balance_range(minor, currency):
+    """format_minor formats with integers (it runs for every amount of a batch's answer); it must
+    print exactly what Decimal's quantize prints, minus sign, zero and bigint limits included."""
+    exponent = currency_exponent(currency)
+    assert format_minor(minor, currency) == str(Decimal(minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)))
+    assert to_minor(Decimal(format_minor(abs(minor), currency)), currency) == abs(minor)
