@@ -35,7 +35,7 @@ from events.services import EVENTS_INSERT_SQL, EventRow, batch_event_rows, event
 from ledger_project.db_retry import claim_is_own, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
-from notifications.emails import batch_emails
+from notifications.emails import Email, batch_emails
 from notifications.models import OutboxEmail
 
 from . import serializers as s
@@ -440,7 +440,7 @@ BATCH_POST_SQL = f"""
 
 
 def _batch_post(
-    batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[OutboxEmail], events: list[EventRow], now
+    batch: Batch, plan: BatchPlan, *, locked: dict, emails: list[Email], events: list[EventRow], now
 ) -> None:
     """Write the judged batch with BATCH_POST_SQL. Call inside the atomic block of `batch_create`."""
     items, moves = plan.items, plan.moves

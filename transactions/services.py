@@ -33,7 +33,7 @@ from ledger_project.db_retry import claim_is_own, claim_made, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
 from ledger_project.rows import model_rows
-from notifications.emails import transaction_emails
+from notifications.emails import Email, transaction_emails
 from notifications.models import OutboxEmail
 
 from .exceptions import (
@@ -126,7 +126,11 @@ def accounts_resolve(account_ids: list) -> dict:
     accounts, owners = {}, {}
     for account in model_rows(Account, RESOLVE_SQL, [account_ids]):
         if account.owner_id not in owners:
-            owners[account.owner_id] = User(id=account.owner_id, email=account.owner_email, name=account.owner_name)
+            # The other fields deferred, as .only() loads them: User(...) would compute every
+            # default (date_joined's timezone.now()), 7 % of a 100-item batch's time.
+            owners[account.owner_id] = User.from_db(
+                connection.alias, ("id", "email", "name"), (account.owner_id, account.owner_email, account.owner_name)
+            )
         account.owner = owners[account.owner_id]
         accounts[account.id] = account
     return accounts
@@ -409,7 +413,7 @@ POST_SQL = f"""
 
 
 def _post_completed(
-    txn: Transaction, debit: Account, credit: Account, emails: list[OutboxEmail], *, now=None, extra_events=()
+    txn: Transaction, debit: Account, credit: Account, emails: list[Email], *, now=None, extra_events=()
 ) -> list[LedgerEntry]:
     """The completed transaction (a transfer, funding, reversal or hold capture), its two entries,
     both balances, the original's REVERSED status (for a reversal), the outbox rows and the events
