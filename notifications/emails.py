@@ -21,6 +21,13 @@ class Email(NamedTuple):
     body: str
 
 
+class Recipient(NamedTuple):
+    """Whom a summary email goes to (batch_emails): a user's address and name, nothing more."""
+
+    email: str
+    name: str
+
+
 EMAIL_SUBJECT = "Ledger: {amount} {currency} {verb} your account"
 EMAIL_BODY = (
     "Hello {name},\n\n"
@@ -104,7 +111,7 @@ def batch_emails(*, batch_id, moves, owners) -> list[Email]:
     that touched the owner's accounts, and those accounts' balances after the batch. `moves` are
     the completed items in order (`transactions.batches.ItemOutcome`: id, amount, currency,
     debit, credit), the accounts the locked rows as the batch left them; `owners` maps owner
-    ids to users. `transactions.batches._batch_post` inserts the rows
+    ids to their Recipient (or User). `transactions.batches._batch_post` inserts the rows
     in the batch's statement, so they commit with it or not at all."""
     lines, finals = {}, {}
     for move in moves:

@@ -21,6 +21,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,7 +36,7 @@ from events.services import EVENTS_INSERT_SQL, EventRow, batch_event_rows, event
 from ledger_project.db_retry import claim_is_own, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
-from notifications.emails import Email, batch_emails
+from notifications.emails import Email, Recipient, batch_emails
 from notifications.models import OutboxEmail
 
 from . import serializers as s
@@ -49,7 +50,7 @@ from .exceptions import (
     SameAccountError,
 )
 from .models import Batch, IdempotencyKey, LedgerEntry, Transaction
-from .services import _decline_reason, _idempotency_claim, _lock_accounts, accounts_resolve, idempotency_fingerprint
+from .services import _decline_reason, _idempotency_claim, _lock_accounts, idempotency_fingerprint
 from .usage import DAY, MONTH, has_window_limit, usage_read_many
 
 Kind, Status = Transaction.Kind, Transaction.Status
@@ -159,11 +160,34 @@ def _batch_lock_timeout() -> None:
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.BATCH_LOCK_TIMEOUT_MS}ms"])
 
 
-def _batch_resolve(*, initiator: User, items: list[BatchItem]) -> dict:
+class ResolvedAccount(NamedTuple):
+    """What a batch checks of an account before any lock (what never changes of it) and its
+    owner's address for the summary email. A plain row, not an Account: building the model
+    instances (their timestamps and metadata parsed) was a fifth of a 100-item batch's Python,
+    and the lock loads the accounts again anyway."""
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    is_system: bool
+    currency: str
+    owner: Recipient
+
+
+BATCH_RESOLVE_SQL = f"""
+    SELECT account.id, account.owner_id, account.is_system, account.currency, owner.email, owner.name
+    FROM {Account._meta.db_table} AS account JOIN {User._meta.db_table} AS owner ON owner.id = account.owner_id
+    WHERE account.id = ANY(%s)
+"""
+
+
+def _batch_resolve(*, initiator: User, items: list[BatchItem]) -> dict[uuid.UUID, ResolvedAccount]:
     """Every account of the batch, with its owner, in one query before any lock; any bad item is
     a 400 naming its field (the messages are a single transfer's)."""
     ids = {item.from_account_id for item in items} | {item.to_account_id for item in items}
-    accounts = accounts_resolve(list(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(BATCH_RESOLVE_SQL, [list(ids)])
+        rows = cursor.fetchall()
+    accounts = {row[0]: ResolvedAccount(*row[:4], Recipient(*row[4:])) for row in rows}
     for index, item in enumerate(items):
         source, target = accounts.get(item.from_account_id), accounts.get(item.to_account_id)
         if source is None or source.owner_id != initiator.id or source.is_system:
