@@ -13,6 +13,17 @@ from .models import LedgerAudit
 
 logger = logging.getLogger(__name__)
 
+# Each event's user, type and the id of its object (read out of its JSON once, as a uuid; NULL if it
+# is none): joined on `data ->> 'id'` as text, PostgreSQL sorted the whole events table, JSON and
+# all, to disk, and compared uuids as text (verify_ledger went from 25 s to over a minute on the
+# bench's 2,000,000 entries; 16 s with this).
+EVENT_OBJECTS = """
+    SELECT id, user_id, type,
+           CASE WHEN data ->> 'id' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN (data ->> 'id')::uuid END AS object_id
+    FROM events_event
+"""
+
 # Each check: (name, SQL returning the offending ids). An empty result means the invariant holds.
 # Run with psycopg parameters (`%(events_since)s`), hence `%%` for a literal percent sign.
 CHECKS = [
@@ -126,8 +137,8 @@ CHECKS = [
     # still have theirs: older events were purged. A batch's items are transactions like any other.
     (
         "each completed, failed and reversed transaction, and each written batch (in the event retention window), has its events",
-        """
-        WITH expected (transaction_id, user_id, type) AS (
+        f"""
+        WITH event_objects AS MATERIALIZED ({EVENT_OBJECTS}), expected (transaction_id, user_id, type) AS (
             SELECT t.id, v.user_id, 'transaction.completed' FROM transactions_transaction t
             JOIN accounts_account fa ON fa.id = t.from_account_id
             JOIN accounts_account ta ON ta.id = t.to_account_id
@@ -150,24 +161,25 @@ CHECKS = [
         )
         SELECT DISTINCT x.transaction_id FROM expected x
         WHERE NOT EXISTS (
-            SELECT 1 FROM events_event e
-            WHERE e.user_id = x.user_id AND e.type = x.type AND e.data ->> 'id' = x.transaction_id::text
+            SELECT 1 FROM event_objects e
+            WHERE e.user_id = x.user_id AND e.type = x.type AND e.object_id = x.transaction_id
         )
         """,
     ),
     (
         "no event without its change: each event's object exists, in its state, and its user may see it",
-        """
-        SELECT e.id FROM events_event e
-        LEFT JOIN transactions_transaction t ON e.type LIKE 'transaction.%%' AND t.id::text = e.data ->> 'id'
+        f"""
+        WITH event_objects AS MATERIALIZED ({EVENT_OBJECTS})
+        SELECT e.id FROM event_objects e
+        LEFT JOIN transactions_transaction t ON e.type LIKE 'transaction.%%' AND t.id = e.object_id
         LEFT JOIN accounts_account fa ON fa.id = t.from_account_id
         LEFT JOIN accounts_account ta ON ta.id = t.to_account_id
-        LEFT JOIN transactions_hold h ON e.type LIKE 'hold.%%' AND h.id::text = e.data ->> 'id'
+        LEFT JOIN transactions_hold h ON e.type LIKE 'hold.%%' AND h.id = e.object_id
         LEFT JOIN accounts_account hf ON hf.id = h.from_account_id
         LEFT JOIN accounts_account ht ON ht.id = h.to_account_id
         LEFT JOIN transactions_idempotencykey hv ON hv.id = h.void_idempotency_id
-        LEFT JOIN accounts_account a ON e.type LIKE 'account.%%' AND a.id::text = e.data ->> 'id'
-        LEFT JOIN transactions_batch b ON e.type = 'batch.completed' AND b.id::text = e.data ->> 'id'
+        LEFT JOIN accounts_account a ON e.type LIKE 'account.%%' AND a.id = e.object_id
+        LEFT JOIN transactions_batch b ON e.type = 'batch.completed' AND b.id = e.object_id
         WHERE (e.type LIKE 'transaction.%%' AND (
                   t.id IS NULL
                   OR e.user_id NOT IN (fa.owner_id, ta.owner_id, t.initiator_id)
