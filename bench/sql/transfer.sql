@@ -59,7 +59,8 @@ SELECT sum(balance) FILTER (WHERE id = :src::uuid) AS src_balance,
 -- 6. One statement (transactions.services.POST_SQL): the transaction in its final state, its two
 --    entries each with the balance after it, both balances, the original's status (a no-op for a
 --    transfer), the events (transaction.completed for each owner, the transaction's JSON as that
---    owner sees it: the other side's balanceAfter null) and the outbox rows, an email to each
+--    owner sees it: the other side's balanceAfter null; all of them in one JSON document, as the
+--    service sends them: events.services.EVENTS_INSERT_SQL) and the outbox rows, an email to each
 --    owner as long as the service's.
 WITH new_transaction AS (
     INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
@@ -79,26 +80,24 @@ WITH new_transaction AS (
 ), events AS (
     INSERT INTO events_event (id, user_id, type, data, created_at)
     SELECT gen_random_uuid(), event.user_id, event.type, event.data, :ts::timestamptz
-      FROM UNNEST(
-      ARRAY[:uid::uuid, :dst_uid::uuid],
-      ARRAY['transaction.completed', 'transaction.completed']::varchar[],
-      ARRAY[('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
+      FROM jsonb_to_recordset((
+        '[{"user_id": "' || :uid::text || '", "type": "transaction.completed", "data": ' || ('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
          || '", "toAccount": "' || :dst::text || '", "amount": "' || :amount::text
          || '", "currency": "INR", "status": "COMPLETED", "idempotencyKey": ' || '"pgbench-key"'
          || ', "failureReason": null, "reverses": null, "hold": null, "createdAt": "' || :ts::timestamptz::text
          || '", "updatedAt": "' || :ts::timestamptz::text || '", "entries": [{"account": "' || :src::text
          || '", "type": "DEBIT", "amount": "' || :amount::text || '", "balanceAfter": ' || '"' || :src_after::text || '"'
          || '}, {"account": "' || :dst::text || '", "type": "CREDIT", "amount": "' || :amount::text
-         || '", "balanceAfter": ' || 'null' || '}]}'),
-        ('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
+         || '", "balanceAfter": ' || 'null' || '}]}')
+        || '}, {"user_id": "' || :dst_uid::text || '", "type": "transaction.completed", "data": ' || ('{"id": "' || :txn_id::text || '", "kind": "TRANSFER", "fromAccount": "' || :src::text
          || '", "toAccount": "' || :dst::text || '", "amount": "' || :amount::text
          || '", "currency": "INR", "status": "COMPLETED", "idempotencyKey": ' || 'null'
          || ', "failureReason": null, "reverses": null, "hold": null, "createdAt": "' || :ts::timestamptz::text
          || '", "updatedAt": "' || :ts::timestamptz::text || '", "entries": [{"account": "' || :src::text
          || '", "type": "DEBIT", "amount": "' || :amount::text || '", "balanceAfter": ' || 'null'
          || '}, {"account": "' || :dst::text || '", "type": "CREDIT", "amount": "' || :amount::text
-         || '", "balanceAfter": ' || '"' || :dst_after::text || '"' || '}]}')]::jsonb[])
-      AS event (user_id, type, data)
+         || '", "balanceAfter": ' || '"' || :dst_after::text || '"' || '}]}')
+        || '}]')::jsonb) AS event (user_id uuid, type varchar, data jsonb)
 )
 INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
 SELECT email.recipient, email.subject, email.body, :ts::timestamptz
