@@ -325,7 +325,7 @@ def _batch_judge(*, initiator, items, amounts, locked, atomic) -> BatchPlan:
 
 def _batch_answer(batch: Batch, plan: BatchPlan, *, locked, viewer, now) -> tuple[int, dict]:
     """The status and body the request is answered with (API.md "Batches"), rendered once: the
-    same body is stored for replays. Sets the batch's status."""
+    same body is stored for replays. Sets the batch's status and each item's `view`."""
     if not plan.written:
         batch.status = Batch.Status.FAILED
         return 422, BatchDeclinedError(extra={"details": plan.declined}).body()
