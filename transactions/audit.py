@@ -113,23 +113,26 @@ CHECKS = [
     (
         "each usage row equals the transfers (not from a hold) and PENDING or CAPTURED holds it counts in its window",
         """
-        SELECT u.id FROM accounts_accountusage u
-        CROSS JOIN LATERAL (
-            SELECT u.starts_on::timestamp AT TIME ZONE 'UTC' AS starts,
+        -- One join of every usage window with its account's debits, not a subquery per window:
+        -- PostgreSQL ran that one through the created_at index over every transaction of the
+        -- window's day or month (a minute a check on the bench's 1,000,000 transfers of one day).
+        WITH windows AS (
+            SELECT u.id, u.account_id, u.amount, u.count, u.starts_on::timestamp AT TIME ZONE 'UTC' AS starts,
                    (u.starts_on + CASE WHEN u."window" = 'DAY' THEN interval '1 day' ELSE interval '1 month' END)
                        ::timestamp AT TIME ZONE 'UTC' AS ends
-        ) w
-        CROSS JOIN LATERAL (
-            SELECT COALESCE(SUM(c.amount), 0) AS amount, COUNT(*) AS n FROM (
-                SELECT amount, created_at FROM transactions_transaction
-                WHERE from_account_id = u.account_id AND kind = 'TRANSFER' AND hold_id IS NULL
-                  AND status IN ('COMPLETED', 'REVERSED')
-                UNION ALL
-                SELECT amount, created_at FROM transactions_hold
-                WHERE from_account_id = u.account_id AND status IN ('PENDING', 'CAPTURED')
-            ) c WHERE c.created_at >= w.starts AND c.created_at < w.ends
-        ) counted
-        WHERE u.amount <> counted.amount OR u.count <> counted.n
+            FROM accounts_accountusage u
+        ), debits AS (
+            SELECT from_account_id, amount, created_at FROM transactions_transaction
+            WHERE kind = 'TRANSFER' AND hold_id IS NULL AND status IN ('COMPLETED', 'REVERSED')
+              AND from_account_id IN (SELECT account_id FROM windows)
+            UNION ALL
+            SELECT from_account_id, amount, created_at FROM transactions_hold
+            WHERE status IN ('PENDING', 'CAPTURED') AND from_account_id IN (SELECT account_id FROM windows)
+        )
+        SELECT w.id FROM windows w
+        LEFT JOIN debits c ON c.from_account_id = w.account_id AND c.created_at >= w.starts AND c.created_at < w.ends
+        GROUP BY w.id, w.amount, w.count
+        HAVING w.amount <> COALESCE(SUM(c.amount), 0) OR w.count <> COUNT(c.amount)
         """,
     ),
     # Events (events/services.py): written in the change's own transaction, one per user who may
