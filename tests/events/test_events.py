@@ -2,6 +2,8 @@
 the API shows that user (the event's data equals that user's GET of the object); a rolled-back
 write leaves none; nothing of another user's leaks into an event."""
 
+import sys
+import threading
 import uuid
 from decimal import Decimal
 
@@ -11,6 +13,7 @@ from django.utils import timezone
 
 from accounts.services import account_close, account_freeze, account_open, account_unfreeze, funding_account_ensure
 from events.models import Event
+from events.services import transaction_event_rows
 from tests.conftest import bearer_client
 from tests.factories import (
     AccountFactory,
@@ -26,6 +29,7 @@ from transactions import services as ledger_services
 from transactions.audit import ledger_verify
 from transactions.holds import hold_capture, hold_void, holds_expire
 from transactions.models import Transaction
+from transactions.selectors import transaction_get
 from transactions.services import transaction_reverse
 
 pytestmark = pytest.mark.django_db
@@ -384,3 +388,33 @@ def test_no_event_of_a_counterparty_shows_anything_the_api_hides_from_it(alice, 
     for alice_balance in ("87.66", "86.66", str(alice_account.balance)):
         assert alice_balance not in text
     assert str(alice_other.id) not in text
+
+
+def test_threads_rendering_at_once_each_show_their_own_viewer(alice, bob, alice_account, bob_account):
+    """Each thread renders with its own bound serializer, reused from request to request
+    (events.services._bound_serializer), whose viewer is switched per rendering: threads doing it
+    at the same moment must never show one user another's view. Seen to fail with one serializer
+    shared by every thread (docs/testing.md)."""
+    sent = transfer(alice_account, bob_account, "40.00", key="alice-key")
+    txn = transaction_get(user=alice, transaction_id=sent.id)  # with all rendering reads: no query in the threads
+    users = [alice.id, bob.id]
+    expected = {row.user_id: row.data for row in transaction_event_rows(txn, type="x", user_ids=users)}
+    assert expected[alice.id] != expected[bob.id]
+    wrong, switch = [], sys.getswitchinterval()
+
+    def render():
+        for _ in range(300):
+            for row in transaction_event_rows(txn, type="x", user_ids=users):
+                if row.data != expected[row.user_id]:
+                    wrong.append(row)
+
+    sys.setswitchinterval(1e-6)  # hand the GIL over as often as possible, mid-rendering
+    try:
+        threads = [threading.Thread(target=render) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert wrong == []
