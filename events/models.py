@@ -32,7 +32,8 @@ class Event(models.Model):
     Type = EventType
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="events")
+    # No index of its own (event_user_newest_idx leads with it): one index fewer to write per row (issue 11).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=40, choices=Type.choices)
     data = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now, db_default=models.functions.Now())

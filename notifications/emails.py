@@ -111,7 +111,7 @@ def batch_emails(*, batch_id, moves, owners) -> list[Email]:
     that touched the owner's accounts, and those accounts' balances after the batch. `moves` are
     the completed items in order (`transactions.batches.ItemOutcome`: id, amount, currency,
     debit, credit), the accounts the locked rows as the batch left them; `owners` maps owner
-    ids to their Recipient (or User). `transactions.batches._batch_post` inserts the rows
+    ids to their Recipient. `transactions.batches._batch_post` inserts the rows
     in the batch's statement, so they commit with it or not at all."""
     lines, finals = {}, {}
     for move in moves:
