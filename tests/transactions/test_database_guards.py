@@ -226,3 +226,56 @@ def test_account_check_constraints(user, sql):
 )
 def test_transaction_check_constraints(transfer, sql):
     assert refused(lambda: execute(sql, [transfer.id])) is not None
+
+
+# At commit each transaction is checked once: an entry of a transaction that the same database
+# transaction wrote leaves the check to the transaction's own (migration 0010). These commit for
+# real, so that the checks run as they do in production: at COMMIT, with no savepoint around.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_added_later_to_a_committed_transaction_is_refused_at_commit(user):
+    source = AccountFactory(owner=user)  # empty: the transfer is declined, a FAILED transaction
+    failed = transfer_create(
+        initiator=user,
+        from_account_id=source.id,
+        to_account_id=AccountFactory().id,
+        amount=Decimal("10"),
+        idempotency_key="k",
+    ).transaction
+    assert failed.status == Transaction.Status.FAILED
+
+    def add_entry():
+        LedgerEntry.objects.create(
+            transaction=failed, account=source, type="DEBIT", amount=failed.amount, balance_after=0
+        )
+
+    assert "FAILED transaction" in str(refused(add_entry))
+    assert not LedgerEntry.objects.filter(transaction=failed).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_written_with_unbalanced_entries_is_refused_at_commit(user):
+    source, target = AccountFactory(owner=user), AccountFactory()
+
+    def write():
+        key = IdempotencyKey.objects.create(initiator=user, key="raw", fingerprint="x")
+        txn = Transaction.objects.create(
+            kind="TRANSFER",
+            status="COMPLETED",
+            from_account=source,
+            to_account=target,
+            amount=500,
+            currency="INR",
+            initiator=user,
+            idempotency=key,
+        )
+        LedgerEntry.objects.bulk_create(
+            [
+                LedgerEntry(transaction=txn, account=source, type="DEBIT", amount=500, balance_after=0),
+                LedgerEntry(transaction=txn, account=target, type="CREDIT", amount=499, balance_after=0),
+            ]
+        )
+
+    assert "not balanced" in str(refused(write))
+    assert not Transaction.objects.filter(from_account=source).exists()
