@@ -176,7 +176,7 @@ class ResolvedAccount(NamedTuple):
 BATCH_RESOLVE_SQL = f"""
     SELECT account.id, account.owner_id, account.is_system, account.currency, owner.email, owner.name
     FROM {Account._meta.db_table} AS account JOIN {User._meta.db_table} AS owner ON owner.id = account.owner_id
-    WHERE account.id = ANY(%s)
+    WHERE account.id = ANY(%b)
 """
 
 
@@ -413,8 +413,10 @@ def _item_renderer(*, batch_id, initiator, now):
 # ones included), their entries in item order (entry ids grow with it, so each account's newest
 # entry carries its final balance), every touched balance once, the usage windows of debited
 # accounts that keep them, and the side effects. Arrays in, through unnest: a constant number of
-# round trips. Foreign keys are checked at the statement's end, the balanced-transaction trigger
-# at commit, as for POST_SQL.
+# round trips. The arrays go in binary (`%(name)b`): psycopg writes a text array element by element
+# in Python, quoting and escaping each (3.3 us a uuid, 6.4 us an email body), about 7 ms of a
+# 100-item batch spent while its accounts are locked; the binary form costs a tenth of that. The
+# foreign keys and the balanced-transaction trigger are checked at commit, as for POST_SQL.
 BATCH_POST_SQL = f"""
     WITH new_batch AS (
         INSERT INTO {Batch._meta.db_table} (id, initiator_id, idempotency_id, atomic, status, count,
@@ -427,24 +429,24 @@ BATCH_POST_SQL = f"""
             metadata, created_at, updated_at)
         SELECT item.id, 'TRANSFER', item.status, item.debit, item.credit, item.amount,
             item.currency, item.failure, %(initiator)s, NULL, %(batch)s, NULL, NULL, '', item.metadata, %(now)s, %(now)s
-        FROM unnest(%(t_id)s::uuid[], %(t_status)s::varchar[], %(t_debit)s::uuid[], %(t_credit)s::uuid[],
-            %(t_amount)s::bigint[], %(t_currency)s::varchar[], %(t_failure)s::varchar[], %(t_metadata)s::jsonb[])
+        FROM unnest(%(t_id)b::uuid[], %(t_status)b::varchar[], %(t_debit)b::uuid[], %(t_credit)b::uuid[],
+            %(t_amount)b::bigint[], %(t_currency)b::varchar[], %(t_failure)b::varchar[], %(t_metadata)b::jsonb[])
             AS item (id, status, debit, credit, amount, currency, failure, metadata)
     ), entries AS (
         INSERT INTO {LedgerEntry._meta.db_table} (transaction_id, account_id, type, amount, balance_after, created_at)
         SELECT entry.txn, entry.account, entry.type, entry.amount, entry.balance_after, %(now)s
-        FROM unnest(%(e_txn)s::uuid[], %(e_account)s::uuid[], %(e_type)s::varchar[], %(e_amount)s::bigint[],
-            %(e_balance)s::bigint[]) WITH ORDINALITY AS entry (txn, account, type, amount, balance_after, n)
+        FROM unnest(%(e_txn)b::uuid[], %(e_account)b::uuid[], %(e_type)b::varchar[], %(e_amount)b::bigint[],
+            %(e_balance)b::bigint[]) WITH ORDINALITY AS entry (txn, account, type, amount, balance_after, n)
         ORDER BY entry.n
     ), balances AS (
         UPDATE {Account._meta.db_table} AS account SET balance = new.balance, updated_at = %(now)s
-        FROM unnest(%(a_id)s::uuid[], %(a_balance)s::bigint[]) AS new (id, balance)
+        FROM unnest(%(a_id)b::uuid[], %(a_balance)b::bigint[]) AS new (id, balance)
         WHERE account.id = new.id
     ), usage AS (
         INSERT INTO {AccountUsage._meta.db_table} (account_id, "window", starts_on, amount, count)
         SELECT used.account, window_start.kind, window_start.starts_on, used.amount, used.n
-        FROM unnest(%(u_account)s::uuid[], %(u_day)s::date[], %(u_month)s::date[], %(u_amount)s::bigint[],
-            %(u_count)s::int[]) AS used (account, day, month, amount, n)
+        FROM unnest(%(u_account)b::uuid[], %(u_day)b::date[], %(u_month)b::date[], %(u_amount)b::bigint[],
+            %(u_count)b::int[]) AS used (account, day, month, amount, n)
         CROSS JOIN LATERAL (VALUES ('DAY', used.day), ('MONTH', used.month)) AS window_start (kind, starts_on)
         ON CONFLICT (account_id, "window", starts_on)
         DO UPDATE SET amount = {AccountUsage._meta.db_table}.amount + EXCLUDED.amount,
@@ -456,7 +458,7 @@ BATCH_POST_SQL = f"""
     side_effect_emails AS (
         INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
         SELECT email.recipient, email.subject, email.body, %(now)s
-        FROM unnest(%(email_to)s::varchar[], %(email_subject)s::varchar[], %(email_body)s::text[])
+        FROM unnest(%(email_to)b::varchar[], %(email_subject)b::varchar[], %(email_body)b::text[])
             AS email (recipient, subject, body)
     )
     SELECT 1

@@ -342,8 +342,9 @@ def _lock_reversible(transaction_id):
 
 # One query, ordered by primary key: every writer takes its locks in the same order, so A→B and
 # B→A transfers queue behind each other instead of deadlocking. Plain SQL, as POST_SQL: the ORM's
-# select_for_update() costs more Python time to build than the query takes.
-LOCK_SQL = f"SELECT * FROM {Account._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+# select_for_update() costs more Python time to build than the query takes. The ids go in binary
+# (`%b`): a batch locks hundreds, and psycopg's text arrays cost ~3 us an element (BATCH_POST_SQL).
+LOCK_SQL = f"SELECT * FROM {Account._meta.db_table} WHERE id = ANY(%b) ORDER BY id FOR UPDATE"
 
 
 def _lock_accounts(*account_ids) -> dict:
@@ -397,7 +398,7 @@ POST_SQL = f"""
     )
     INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
     SELECT email.recipient, email.subject, email.body, %(now)s
-    FROM unnest(%(email_to)s::varchar[], %(email_subject)s::varchar[], %(email_body)s::text[])
+    FROM unnest(%(email_to)b::varchar[], %(email_subject)b::varchar[], %(email_body)b::text[])
         AS email (recipient, subject, body)
 """
 
