@@ -8,13 +8,13 @@ and another user's idempotency key stay null). Every function here that writes a
 atomic block: call it inside the write whose change the events describe.
 """
 
-import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -142,7 +142,11 @@ EVENTS_INSERT_SQL = f"""
 
 
 def events_sql_params(rows: Iterable[EventRow]) -> dict:
-    return {"events": json.dumps([{"user_id": str(row.user_id), "type": row.type, "data": row.data} for row in rows])}
+    """EVENTS_INSERT_SQL's document. orjson: a batch's hundreds of events are written while its
+    accounts are locked, and the standard library's encoder took ten times as long."""
+    return {
+        "events": orjson.dumps([{"user_id": row.user_id, "type": row.type, "data": row.data} for row in rows]).decode()
+    }
 
 
 PURGE_SQL = """

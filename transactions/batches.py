@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -492,7 +493,7 @@ def _batch_post(
                 "status": batch.status,
                 "count": batch.count,
                 "response_status": batch.response_status,
-                "response": json.dumps(batch.response),
+                "response": orjson.dumps(batch.response).decode(),  # as events_sql_params
                 "now": now,
                 "t_id": [item.id for item in items],
                 "t_status": [item.status for item in items],
@@ -501,7 +502,7 @@ def _batch_post(
                 "t_amount": [item.amount for item in items],
                 "t_currency": [item.currency for item in items],
                 "t_failure": [item.failure for item in items],
-                "t_metadata": [json.dumps(item.metadata) for item in items],
+                "t_metadata": [orjson.dumps(item.metadata).decode() for item in items],
                 "e_txn": [entry[0] for entry in entries],
                 "e_account": [entry[1] for entry in entries],
                 "e_type": [entry[2] for entry in entries],
