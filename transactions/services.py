@@ -410,8 +410,8 @@ def _post_completed(
     both balances, the original's REVERSED status (for a reversal), the outbox rows and the events
     (transaction.completed for each user who may see it, and `extra_events`) in ONE
     statement: each was a round trip of its own, and
-    the ORM's cost per statement was most of the request's. The foreign keys are checked at the
-    statement's end and the balanced-transaction trigger at commit, as before. Call inside the
+    the ORM's cost per statement was most of the request's. The foreign keys (deferred, as Django
+    makes them) and the balanced-transaction trigger are checked at commit. Call inside the
     atomic block of `_ledger_write`, on rows `_lock_accounts` returned, carrying their new balances.
     `now` is the time usage was counted at, so the transaction lands in the same window.
 
