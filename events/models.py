@@ -32,7 +32,7 @@ class Event(models.Model):
     Type = EventType
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of its own (event_user_newest_idx leads with it): one index fewer to write per row (issue 11).
+    # No index of its own: event_user_newest_idx leads with it (one index write fewer per event).
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=40, choices=Type.choices)
     data = models.JSONField()

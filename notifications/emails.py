@@ -21,6 +21,25 @@ class Email(NamedTuple):
     body: str
 
 
+# For a set-based write's statement (POST_SQL, BATCH_POST_SQL; as events.services.EVENTS_INSERT_SQL):
+# its outbox rows, fed by outbox_sql_params. The arrays go in binary (`%b`): psycopg builds a text
+# array in Python, quoting and escaping element by element (6.4 us an email body).
+OUTBOX_INSERT_SQL = f"""
+    INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
+    SELECT email.recipient, email.subject, email.body, %(now)s
+    FROM unnest(%(email_to)b::varchar[], %(email_subject)b::varchar[], %(email_body)b::text[])
+        AS email (recipient, subject, body)
+"""
+
+
+def outbox_sql_params(emails: list[Email]) -> dict:
+    return {
+        "email_to": [email.to for email in emails],
+        "email_subject": [email.subject for email in emails],
+        "email_body": [email.body for email in emails],
+    }
+
+
 class Recipient(NamedTuple):
     """Whom a summary email goes to (batch_emails): a user's address and name, nothing more."""
 

@@ -37,8 +37,7 @@ from events.services import EVENTS_INSERT_SQL, EventRow, batch_event_rows, event
 from ledger_project.db_retry import claim_is_own, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
-from notifications.emails import Email, Recipient, batch_emails
-from notifications.models import OutboxEmail
+from notifications.emails import OUTBOX_INSERT_SQL, Email, Recipient, batch_emails, outbox_sql_params
 
 from . import serializers as s
 from .declines import balances_json, decline_details
@@ -456,11 +455,7 @@ BATCH_POST_SQL = f"""
     -- The batch's side effects, written with it: its events and the owners' summary emails.
     events AS ({EVENTS_INSERT_SQL}
     ),
-    side_effect_emails AS (
-        INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
-        SELECT email.recipient, email.subject, email.body, %(now)s
-        FROM unnest(%(email_to)b::varchar[], %(email_subject)b::varchar[], %(email_body)b::text[])
-            AS email (recipient, subject, body)
+    side_effect_emails AS ({OUTBOX_INSERT_SQL}
     )
     SELECT 1
 """
@@ -515,10 +510,8 @@ def _batch_post(
                 "u_month": [account.window_usage[MONTH][0] for account in usage],
                 "u_amount": [account.usage_added for account in usage],
                 "u_count": [account.usage_counted for account in usage],
-                "email_to": [email.to for email in emails],
-                "email_subject": [email.subject for email in emails],
-                "email_body": [email.body for email in emails],
                 **events_sql_params(events),
+                **outbox_sql_params(emails),
             },
         )
 

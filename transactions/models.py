@@ -17,7 +17,7 @@ class IdempotencyKey(models.Model):
     used for (kind, accounts, amount); the same key with another fingerprint is refused.
     """
 
-    # No index of its own (idempotency_one_outcome_per_key leads with it): one index fewer to write per row (issue 11).
+    # No index of its own: idempotency_one_outcome_per_key leads with it (one index write fewer per row).
     initiator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=255)
@@ -55,7 +55,8 @@ class Transaction(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     status = models.CharField(max_length=9, choices=Status.choices)
-    # No index of its own (transaction_from_created_idx, transaction_to_created_idx leads with it): one index fewer to write per row (issue 11).
+    # No indexes of their own: transaction_from_created_idx and transaction_to_created_idx lead with
+    # them (one index write fewer per row each).
     from_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="outgoing_transactions", db_index=False
     )
@@ -193,7 +194,7 @@ class Hold(models.Model):
         FAILED = "FAILED"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of its own (hold_from_created_idx, hold_to_created_idx leads with it): one index fewer to write per row (issue 11).
+    # No indexes of their own: hold_from_created_idx and hold_to_created_idx lead with them.
     from_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="outgoing_holds", db_index=False)
     to_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="incoming_holds", db_index=False)
     amount = models.BigIntegerField(help_text="In the currency's minor unit.")
@@ -266,7 +267,8 @@ class LedgerEntry(models.Model):
         DEBIT = "DEBIT"
         CREDIT = "CREDIT"
 
-    # No index of its own (ledger_entry_one_side_each, ledger_entry_account_id_idx leads with it): one index fewer to write per row (issue 11).
+    # No indexes of their own: ledger_entry_one_side_each leads with the transaction and
+    # ledger_entry_account_id_idx with the account (one index write fewer per entry each).
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     type = models.CharField(max_length=6, choices=Type.choices)

@@ -33,8 +33,7 @@ from ledger_project.db_retry import claim_is_own, claim_made, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
 from ledger_project.rows import model_rows
-from notifications.emails import Email, transaction_emails
-from notifications.models import OutboxEmail
+from notifications.emails import OUTBOX_INSERT_SQL, Email, outbox_sql_params, transaction_emails
 
 from .exceptions import (
     AccountInactiveError,
@@ -396,10 +395,7 @@ POST_SQL = f"""
         UPDATE {Transaction._meta.db_table} SET status = 'REVERSED', updated_at = %(now)s WHERE id = %(reverses)s
     ), events AS ({EVENTS_INSERT_SQL}
     )
-    INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
-    SELECT email.recipient, email.subject, email.body, %(now)s
-    FROM unnest(%(email_to)b::varchar[], %(email_subject)b::varchar[], %(email_body)b::text[])
-        AS email (recipient, subject, body)
+    {OUTBOX_INSERT_SQL}
 """
 
 
@@ -451,12 +447,10 @@ def _post_completed(
                 "now": now,
                 "debit_balance": debit.balance,
                 "credit_balance": credit.balance,
-                "email_to": [email.to for email in emails],
-                "email_subject": [email.subject for email in emails],
-                "email_body": [email.body for email in emails],
                 # Text, cast in the statement: nothing to adapt for the common transfer without any.
                 "metadata": json.dumps(txn.metadata) if txn.metadata else "{}",
                 **events_sql_params([*txn.event_rows, *extra_events]),
+                **outbox_sql_params(emails),
             },
         )
     return txn.entry_list
