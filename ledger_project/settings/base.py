@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "notifications",
     "events",
     "webhooks",
+    # Last: the project's own setup (ledger_project/apps.py), after every app it may rely on.
+    "ledger_project",
 ]
 
 MIDDLEWARE = [
