@@ -11,7 +11,7 @@ from ledger_project.db_router import ReplicaChangelistMixin
 from transactions.admin import compact_time, transaction_link
 
 from .models import OutboxEmail
-from .services import outbox_emails_requeue
+from .services import outbox_body, outbox_emails_requeue
 
 # Ledger emails name their transaction in the body (notifications.emails.EMAIL_BODY); the row has
 # no foreign key to it, so the admin links the id it finds there.
@@ -63,7 +63,7 @@ class OutboxEmailAdmin(ReplicaChangelistMixin, ReadOnlyAdmin):
         "subject",
         "status",
         "transaction_full",
-        "body",
+        "body_text",
         "attempts",
         "last_error",
         "created_at",
@@ -115,6 +115,11 @@ class OutboxEmailAdmin(ReplicaChangelistMixin, ReadOnlyAdmin):
     @admin.display(description="transaction")
     def transaction_display(self, obj):
         return transaction_link(outbox_transaction_id(obj))
+
+    @admin.display(description="body")
+    def body_text(self, obj):
+        # A batch summary not sent yet has no body on its row: shown as it will be written.
+        return outbox_body(obj)
 
     @admin.display(description="transaction")
     def transaction_full(self, obj):

@@ -1,9 +1,10 @@
 """The emails a ledger write sends: their text, and their outbox rows."""
 
+import uuid
 from typing import NamedTuple
 
 from accounts.money import format_minor
-from transactions.models import Hold, Transaction
+from transactions.models import Hold, LedgerEntry, Transaction
 
 from .models import OutboxEmail
 from .services import outbox_rows_enqueue
@@ -14,21 +15,24 @@ Kind = Transaction.Kind
 class Email(NamedTuple):
     """An outbox row before a set-based write inserts it (POST_SQL, BATCH_POST_SQL, in the write's
     own statement). Not an OutboxEmail: a model instance computes every field's default, which was
-    7 % of a 100-item batch's time."""
+    7 % of a 100-item batch's time. A batch summary has no body yet: it names its batch and owner
+    (`batch_email_body` writes the body when the email is sent)."""
 
     to: str
     subject: str
     body: str
+    batch: uuid.UUID | None = None
+    owner: uuid.UUID | None = None
 
 
 # For a set-based write's statement (POST_SQL, BATCH_POST_SQL; as events.services.EVENTS_INSERT_SQL):
 # its outbox rows, fed by outbox_sql_params. The arrays go in binary (`%b`): psycopg builds a text
 # array in Python, quoting and escaping element by element (6.4 us an email body).
 OUTBOX_INSERT_SQL = f"""
-    INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, created_at)
-    SELECT email.recipient, email.subject, email.body, %(now)s
-    FROM unnest(%(email_to)b::varchar[], %(email_subject)b::varchar[], %(email_body)b::text[])
-        AS email (recipient, subject, body)
+    INSERT INTO {OutboxEmail._meta.db_table} ("to", subject, body, batch_id, owner_id, created_at)
+    SELECT email.recipient, email.subject, email.body, email.batch, email.owner, %(now)s
+    FROM unnest(%(email_to)b::varchar[], %(email_subject)b::varchar[], %(email_body)b::text[],
+        %(email_batch)b::uuid[], %(email_owner)b::uuid[]) AS email (recipient, subject, body, batch, owner)
 """
 
 
@@ -37,14 +41,9 @@ def outbox_sql_params(emails: list[Email]) -> dict:
         "email_to": [email.to for email in emails],
         "email_subject": [email.subject for email in emails],
         "email_body": [email.body for email in emails],
+        "email_batch": [email.batch for email in emails],
+        "email_owner": [email.owner for email in emails],
     }
-
-
-class Recipient(NamedTuple):
-    """Whom a summary email goes to (batch_emails): a user's address and name, nothing more."""
-
-    email: str
-    name: str
 
 
 EMAIL_SUBJECT = "Ledger: {amount} {currency} {verb} your account"
@@ -125,44 +124,51 @@ BATCH_LINES = {
 }
 
 
-def batch_emails(*, batch_id, moves, owners) -> list[Email]:
-    """One summary email per owner per batch (not one per item): a line for each completed move
-    that touched the owner's accounts, and those accounts' balances after the batch. `moves` are
-    the completed items in order (`transactions.batches.ItemOutcome`: id, amount, currency,
-    debit, credit), the accounts the locked rows as the batch left them; `owners` maps owner
-    ids to their Recipient. `transactions.batches._batch_post` inserts the rows
-    in the batch's statement, so they commit with it or not at all."""
-    lines, finals = {}, {}
+def batch_emails(*, batch_id, moves, owner_emails) -> list[Email]:
+    """One summary email per owner per batch (not one per item), to every owner whose accounts a
+    completed move touched. `moves` are the completed items in order
+    (`transactions.batches.ItemOutcome`); `owner_emails` maps owner ids to their addresses.
+    `transactions.batches._batch_post` inserts the rows in the batch's statement, so they commit
+    with it or not at all. Only the subject is written now: the body, a line per move and the
+    accounts' balances after the batch, is written from the batch's entries when the email is
+    sent (`batch_email_body`), after the batch has let its accounts go."""
+    counts = {}
     for move in moves:
-        debit, credit = move.debit, move.credit
+        for owner_id in dict.fromkeys((move.debit.owner_id, move.credit.owner_id)):
+            counts[owner_id] = counts.get(owner_id, 0) + 1
+    return [
+        Email(owner_emails[owner_id], BATCH_SUBJECT.format(count=count), "", batch_id, owner_id)
+        for owner_id, count in counts.items()
+    ]
+
+
+def batch_email_body(*, batch_id, owner) -> str:
+    """A batch summary's text for `owner`, from the batch's entries on the owner's accounts: a line
+    for each completed move that touched them, in the batch's order, and each account's balance
+    after the batch (its last entry's). Entries never change, so the text is the same whenever it
+    is written. Called when the email is sent (`services.outbox_email_send`)."""
+    entries = (
+        LedgerEntry.objects.filter(transaction__batch_id=batch_id, account__owner=owner)
+        .select_related("transaction")
+        .order_by("id")
+    )
+    lines, balances = {}, {}
+    for entry in entries:
+        txn = entry.transaction
+        side = "debit" if entry.type == LedgerEntry.Type.DEBIT else "credit"
+        if txn.id in lines:  # both sides of this move are the owner's
+            side = "both"
         values = {
-            "amount": format_minor(move.amount, move.currency),
-            "currency": move.currency,
-            "debit": debit.id,
-            "credit": credit.id,
-            "transaction": move.id,
+            "amount": format_minor(txn.amount, txn.currency),
+            "currency": txn.currency,
+            "debit": txn.from_account_id,
+            "credit": txn.to_account_id,
+            "transaction": txn.id,
         }
-        if debit.owner_id == credit.owner_id:
-            sides = {debit.owner_id: "both"}
-        else:
-            sides = {debit.owner_id: "debit", credit.owner_id: "credit"}
-        for owner_id, side in sides.items():
-            lines.setdefault(owner_id, []).append(BATCH_LINES[side].format(**values))
-        for account in (debit, credit):
-            finals.setdefault(account.owner_id, {})[account.id] = account
-    rows = []
-    for owner_id, owner_lines in lines.items():
-        owner = owners[owner_id]
-        balances = "\n".join(
-            f"- {account.id}: {format_minor(account.balance, account.currency)} {account.currency}"
-            for account in finals[owner_id].values()
+        lines[txn.id] = BATCH_LINES[side].format(**values)
+        balances[entry.account_id] = (
+            f"- {entry.account_id}: {format_minor(entry.balance_after, txn.currency)} {txn.currency}"
         )
-        values = {"name": owner.name, "count": len(owner_lines), "batch": batch_id}
-        rows.append(
-            Email(
-                owner.email,
-                BATCH_SUBJECT.format(**values),
-                BATCH_BODY.format(**values, lines="\n".join(owner_lines), balances=balances),
-            )
-        )
-    return rows
+    return BATCH_BODY.format(
+        name=owner.name, batch=batch_id, lines="\n".join(lines.values()), balances="\n".join(balances.values())
+    )

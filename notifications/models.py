@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -17,6 +18,10 @@ class OutboxEmail(models.Model):
     sent (`sent_at`, set under a row lock when the mail backend took it, so a row is sent once
     however many times its task runs) or failed (`failed_at`: refused for good, or out of
     attempts), never both; until then `next_attempt_at` says when it is due again.
+
+    A batch's summary to one owner names its batch and owner instead of holding its text: the body
+    is written from the batch's entries when the email is sent (notifications.emails), not while
+    the batch holds its accounts locked.
     """
 
     to = models.EmailField(max_length=254)
@@ -29,6 +34,13 @@ class OutboxEmail(models.Model):
     attempts = models.PositiveIntegerField(default=0, db_default=0)
     last_error = models.TextField(blank=True, default="", db_default="")
     next_attempt_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    # Never looked up from this side: no index, none of the null entries every other row would add.
+    batch = models.ForeignKey(
+        "transactions.Batch", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     objects = OutboxEmailQuerySet.as_manager()
 
@@ -47,6 +59,11 @@ class OutboxEmail(models.Model):
             models.CheckConstraint(
                 condition=models.Q(sent_at__isnull=True) | models.Q(failed_at__isnull=True),
                 name="outbox_sent_or_failed_not_both",
+            ),
+            # A batch summary is written for one owner.
+            models.CheckConstraint(
+                condition=models.Q(batch__isnull=True) | models.Q(owner__isnull=False),
+                name="outbox_batch_summary_has_owner",
             ),
         ]
 

@@ -90,6 +90,8 @@ def outbox_email_send(*, outbox_id: int) -> bool:
         if row is None:
             return False
         row.attempts += 1
+        if not row.body:
+            row.body = outbox_body(row)
         try:
             _outbox_message(row).send()
         # Whatever the mail side raises belongs to this row alone: it must never stop the rows
@@ -98,8 +100,18 @@ def outbox_email_send(*, outbox_id: int) -> bool:
             _outbox_attempt_failed(row, exc)
             return False
         row.sent_at = timezone.now()
-        row.save(update_fields=["sent_at", "attempts"])
+        row.save(update_fields=["sent_at", "attempts", "body"])
     return True
+
+
+def outbox_body(row: OutboxEmail) -> str:
+    """The row's text: written with it, or for a batch summary, from the batch's entries (written
+    on the row at its first attempt, so the row keeps what the customer was told)."""
+    if row.body or row.batch_id is None:
+        return row.body
+    from .emails import batch_email_body  # emails builds on this module's outbox_rows_enqueue
+
+    return batch_email_body(batch_id=row.batch_id, owner=row.owner)
 
 
 def _outbox_message(row: OutboxEmail) -> EmailMessage:
@@ -124,7 +136,7 @@ def _outbox_attempt_failed(row: OutboxEmail, exc: Exception) -> None:
         logger.warning(
             "outbox email %s attempt %d failed, retrying in %d s: %s", row.id, row.attempts, delay, row.last_error
         )
-    row.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at"])
+    row.save(update_fields=["attempts", "last_error", "failed_at", "next_attempt_at", "body"])
 
 
 def outbox_error_is_permanent(exc: Exception) -> bool:

@@ -37,7 +37,7 @@ from events.services import EVENTS_INSERT_SQL, EventRow, batch_event_rows, event
 from ledger_project.db_retry import claim_is_own, db_retry
 from ledger_project.exceptions import InvalidInputError
 from ledger_project.metadata import metadata_fingerprint
-from notifications.emails import OUTBOX_INSERT_SQL, Email, Recipient, batch_emails, outbox_sql_params
+from notifications.emails import OUTBOX_INSERT_SQL, Email, batch_emails, outbox_sql_params
 
 from . import serializers as s
 from .declines import balances_json, decline_details
@@ -110,8 +110,8 @@ def batch_create(*, initiator: User, items: list[BatchItem], atomic: bool, idemp
         )
         status, body = _batch_answer(batch, plan, locked=locked, viewer=initiator, now=now)
         batch.response_status, batch.response = status, body
-        owners = {account.owner_id: account.owner for account in resolved.values()}
-        emails = batch_emails(batch_id=batch.id, moves=plan.moves, owners=owners) if plan.written else []
+        owner_emails = {account.owner_id: account.owner_email for account in resolved.values()}
+        emails = batch_emails(batch_id=batch.id, moves=plan.moves, owner_emails=owner_emails) if plan.written else []
         events = _batch_event_rows(batch, plan)
         _batch_post(batch, plan, locked=locked, emails=emails, events=events, now=now)
     return BatchWrite(batch.id, status, body, False)
@@ -170,11 +170,11 @@ class ResolvedAccount(NamedTuple):
     owner_id: uuid.UUID
     is_system: bool
     currency: str
-    owner: Recipient
+    owner_email: str
 
 
 BATCH_RESOLVE_SQL = f"""
-    SELECT account.id, account.owner_id, account.is_system, account.currency, owner.email, owner.name
+    SELECT account.id, account.owner_id, account.is_system, account.currency, owner.email
     FROM {Account._meta.db_table} AS account JOIN {User._meta.db_table} AS owner ON owner.id = account.owner_id
     WHERE account.id = ANY(%b)
 """
@@ -187,7 +187,7 @@ def _batch_resolve(*, initiator: User, items: list[BatchItem]) -> dict[uuid.UUID
     with connection.cursor() as cursor:
         cursor.execute(BATCH_RESOLVE_SQL, [list(ids)])
         rows = cursor.fetchall()
-    accounts = {row[0]: ResolvedAccount(*row[:4], Recipient(*row[4:])) for row in rows}
+    accounts = {row[0]: ResolvedAccount(*row) for row in rows}
     for index, item in enumerate(items):
         source, target = accounts.get(item.from_account_id), accounts.get(item.to_account_id)
         if source is None or source.owner_id != initiator.id or source.is_system:

@@ -3,8 +3,8 @@
 -- as the service's batch, 9 (pool check, token user, the accounts with their owners, BEGIN,
 -- claim the key, its lock wait, lock every account once in primary key order, ONE statement that
 -- writes the batch, its transactions, entries with their running balances, the balances, the events
--- and one summary email per owner, COMMIT); what the service judges in Python (the running balances) is
--- done in SQL here.
+-- and one summary email per owner (its body written when sent), COMMIT); what the service judges
+-- in Python (the running balances) is done in SQL here.
 --
 -- Variables (-D): users, per_user, accounts, size. The items are drawn from :seed with hashint4,
 -- so every statement below derives the same :size (source, destination, amount) rows: user u's
@@ -26,7 +26,7 @@ SELECT u.id AS uid, EXISTS(SELECT 1 FROM authn_blacklistedtoken b WHERE b.jti = 
 \gset
 
 -- 3. Every account of the batch with its owner, before any lock (ownership, currency).
-SELECT a.id, a.owner_id, a.currency, a.status, a.balance, a.held, a.is_system, u.id, u.email, u.name
+SELECT a.id, a.owner_id, a.currency, a.status, a.balance, a.held, a.is_system, u.id, u.email
   FROM accounts_account a JOIN authn_user u ON a.owner_id = u.id
  WHERE a.id IN (
     SELECT p.account_id FROM generate_series(1, :size::int) AS i
@@ -113,13 +113,12 @@ WITH items AS MATERIALIZED (
             SELECT :uid::uuid, 'batch.completed', jsonb_build_object('id', :batch_id::text, 'atomic', true,
                    'status', 'COMPLETED', 'count', :size::int)) AS event
 )
-INSERT INTO notifications_outboxemail ("to", subject, body, created_at)
-SELECT p.owner_email, 'Ledger: ' || count(*) || ' transfers of a batch on your accounts',
-       'Hello ' || p.owner_name || E',\n\nA batch of transfers (' || :batch_id::text || E') moved money on your accounts:\n'
-       || string_agg('- ' || (m.amount / 100.0)::text || ' INR ' || CASE m.side WHEN 0 THEN 'debited from' ELSE 'credited to' END
-                     || ' your account ' || m.account || ' (transaction ' || m.id || ')', E'\n' ORDER BY m.n, m.side),
-       statement_timestamp()
+-- One summary per owner, as the service writes it: its subject, and its batch and owner for the
+-- body, which the worker writes from the batch's entries when it sends the email.
+INSERT INTO notifications_outboxemail ("to", subject, body, batch_id, owner_id, created_at)
+SELECT p.owner_email, 'Ledger: ' || count(DISTINCT m.id) || ' transfers of a batch on your accounts', '',
+       :batch_id::uuid, p.owner_id, statement_timestamp()
   FROM moves m JOIN bench_pick p ON p.account_id = m.account
- GROUP BY p.owner_email, p.owner_name;
+ GROUP BY p.owner_email, p.owner_id;
 
 COMMIT;

@@ -2,6 +2,7 @@
 for the emails not sent yet."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -13,6 +14,7 @@ from django.utils import timezone
 from notifications.models import OutboxEmail
 from notifications.services import email_enqueue, outbox_email_send, outbox_emails_requeue
 from tests.factories import AccountFactory, UserFactory, funded_account, transfer
+from transactions.batches import BatchItem, batch_create
 
 OUTBOX = "/admin/notifications/outboxemail/"
 
@@ -96,6 +98,23 @@ def test_a_ledger_email_links_to_its_transaction(admin_client, user, other_user)
     assert f'<span class="ledger-cut" title="{other_user.email}">' in listing
     assert f">{txn.id}<" in detail  # the full id on the detail page
     assert "2.50 INR" in detail  # the amount as the API shows it, with its currency
+
+
+def test_a_batch_summary_not_sent_yet_shows_the_body_it_will_be_sent_with(admin_client, user, other_user):
+    source, target = funded_account("10.00", owner=user), AccountFactory(owner=other_user)
+    written = batch_create(
+        initiator=user,
+        items=[BatchItem(source.id, target.id, Decimal("2.50"))],
+        atomic=True,
+        idempotency_key="admin-batch",
+    )
+    row = OutboxEmail.objects.get(to=other_user.email)
+
+    detail = admin_client.get(f"{OUTBOX}{row.id}/change/").content.decode()
+
+    assert row.body == ""
+    assert f"2.50 INR credited to your account {target.id} from account {source.id}" in detail
+    assert f"({written.batch_id})" in detail
 
 
 @pytest.mark.parametrize("count", [1, 50])

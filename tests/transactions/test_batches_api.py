@@ -3,6 +3,7 @@
 import json
 from collections import Counter
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from django.db import connection
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
+from notifications.services import outbox_email_send
 from tests.conftest import bearer_client
 from tests.factories import AccountFactory, funded_account, hold, transfer
 from transactions.models import Batch, IdempotencyKey, LedgerEntry, Transaction
@@ -74,7 +76,7 @@ def test_an_atomic_batch_applies_every_item_in_order(auth_client, user, accounts
     assert sorted(email.to for email in emails) == sorted([user.email, c.owner.email])
     mine = next(email for email in emails if email.to == user.email)
     assert mine.subject == "Ledger: 2 transfers of a batch on your accounts"
-    assert mine.body.count("\n- ") == 2 + 2  # 2 moves, 2 balances
+    assert (mine.batch_id, mine.owner_id, mine.body) == (UUID(batch["id"]), user.id, "")  # written when sent
     assert_ledger_ok()
 
 
@@ -143,6 +145,37 @@ def test_a_non_atomic_batch_answers_each_item(auth_client, user, accounts):
     response = post(auth_client, [item(a, c, "1.00")], key="batch-2", atomic=False)
     assert response.json()["batch"]["status"] == "FAILED"
     assert outbox_since(mark) == []
+
+
+def test_a_batch_summary_is_written_from_the_entries_when_it_is_sent(
+    auth_client, user, other_user, accounts, mailoutbox
+):
+    a, b, c = accounts
+    mark = outbox_mark()
+    items = [item(b, a, "50.00"), item(a, c, "60.00"), item(a, c, "500.00", "short")]
+
+    batch = post(auth_client, items, atomic=False).json()["batch"]
+
+    moved_within, paid = (result["transaction"]["id"] for result in batch["results"][:2])
+    rows = outbox_since(mark)
+    assert [row.body for row in rows] == ["", ""]
+    assert all(outbox_email_send(outbox_id=row.id) for row in rows)
+    sent = {message.to[0]: message.body for message in mailoutbox}
+    assert sent[user.email] == (
+        f"Hello {user.name},\n\n"
+        f"A batch of transfers ({batch['id']}) moved money on your accounts:\n"
+        f"- 50.00 INR moved from your account {b.id} to your account {a.id} (transaction {moved_within})\n"
+        f"- 60.00 INR debited from your account {a.id} to account {c.id} (transaction {paid})\n\n"
+        f"New balances:\n- {b.id}: 0.00 INR\n- {a.id}: 90.00 INR\n"
+    )  # the declined item moved nothing: no line
+    assert sent[other_user.email] == (
+        f"Hello {other_user.name},\n\n"
+        f"A batch of transfers ({batch['id']}) moved money on your accounts:\n"
+        f"- 60.00 INR credited to your account {c.id} from account {a.id} (transaction {paid})\n\n"
+        f"New balances:\n- {c.id}: 60.00 INR\n"
+    )
+    # The row keeps what was sent.
+    assert {row.to: row.body for row in outbox_since(mark)} == sent
 
 
 def test_a_replay_answers_the_first_answer(auth_client, accounts):
