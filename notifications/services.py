@@ -90,8 +90,7 @@ def outbox_email_send(*, outbox_id: int) -> bool:
         if row is None:
             return False
         row.attempts += 1
-        if not row.body:
-            row.body = outbox_body(row)
+        row.body = outbox_body(row)
         try:
             _outbox_message(row).send()
         # Whatever the mail side raises belongs to this row alone: it must never stop the rows
