@@ -416,7 +416,8 @@ def _item_renderer(*, batch_id, initiator, now):
 # round trips. The arrays go in binary (`%(name)b`): psycopg writes a text array element by element
 # in Python, quoting and escaping each (3.3 us a uuid, 6.4 us an email body), about 7 ms of a
 # 100-item batch spent while its accounts are locked; the binary form costs a tenth of that. The
-# foreign keys and the balanced-transaction trigger are checked at commit, as for POST_SQL.
+# balanced-transaction trigger checks every transaction when the statement ends, once for all of
+# them; the foreign keys are checked at commit, as for POST_SQL.
 BATCH_POST_SQL = f"""
     WITH new_batch AS (
         INSERT INTO {Batch._meta.db_table} (id, initiator_id, idempotency_id, atomic, status, count,

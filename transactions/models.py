@@ -82,7 +82,11 @@ class Transaction(models.Model):
         editable=False,
         db_index=False,
     )
-    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    # Indexed where set only (transaction_reverses_idx): a transfer has none, and a full index took
+    # one entry per transfer all the same.
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", db_index=False
+    )
     reason = models.CharField(max_length=500, blank=True, default="", help_text="Why a reversal was made.")
     # A hold's capture; one-to-one, so the database itself refuses a second capture of a hold.
     hold = models.OneToOneField(
@@ -117,9 +121,12 @@ class Transaction(models.Model):
                 | models.Q(idempotency__isnull=True, batch__isnull=False, kind="TRANSFER"),
                 name="transaction_key_or_batch",
             ),
-            # Failed reversal attempts may repeat; only one may complete.
+            # Failed reversal attempts may repeat; only one may complete. Over reversals only: the
+            # index holds no entry for every other completed transaction.
             models.UniqueConstraint(
-                fields=["reverses"], condition=models.Q(status="COMPLETED"), name="transaction_one_completed_reversal"
+                fields=["reverses"],
+                condition=models.Q(status="COMPLETED", reverses__isnull=False),
+                name="transaction_one_completed_reversal",
             ),
         ]
         indexes = [
@@ -130,6 +137,7 @@ class Transaction(models.Model):
             # index-only scan; migration 0004 builds it without locking out writes.
             models.Index(fields=["created_at"], name="transaction_created_idx", include=["kind", "status"]),
             models.Index(fields=["batch"], condition=models.Q(batch__isnull=False), name="transaction_batch_idx"),
+            models.Index(fields=["reverses"], condition=models.Q(reverses__isnull=False), name="transaction_reverses_idx"),
             metadata_index("transaction"),
         ]
 
@@ -269,8 +277,16 @@ class LedgerEntry(models.Model):
 
     # No indexes of their own: ledger_entry_one_side_each leads with the transaction and
     # ledger_entry_account_id_idx with the account (one index write fewer per entry each).
-    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries", db_index=False)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
+    # No foreign-key constraints either: the balanced-transaction trigger (migration 0011) refuses
+    # an entry whose transaction does not exist or whose account is not that transaction's (nor
+    # of its currency), and the transaction's own foreign keys hold its accounts. A constraint
+    # would check each entry a second time, at commit, while the accounts are locked.
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="entries", db_index=False, db_constraint=False
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False, db_constraint=False
+    )
     type = models.CharField(max_length=6, choices=Type.choices)
     amount = models.BigIntegerField(help_text="In the currency's minor unit.")
     balance_after = models.BigIntegerField()

@@ -193,8 +193,8 @@ def _ledger_write(
     - One outcome per idempotency key: unique `idempotency_one_outcome_per_key`; replays match
       the stored fingerprint.
     - A completed transaction has one DEBIT of `from_account` and one CREDIT of `to_account`,
-      both of its amount: constraint triggers `transaction_balanced` / `ledger_entry_balanced`,
-      unique `ledger_entry_one_side_each`; check "completed transaction has one DEBIT (from)
+      both of its amount: statement triggers `transaction_balanced_insert` / `_update` and
+      `ledger_entry_balanced` (migration 0011), unique `ledger_entry_one_side_each`; check "completed transaction has one DEBIT (from)
       and one CREDIT (to) ...". A FAILED one has no entries: the same triggers; check "no
       entries on failed or pending transactions".
     - Amounts are positive and the two accounts differ: CHECKs `transaction_amount_positive`,
@@ -404,11 +404,11 @@ def _post_completed(
 ) -> list[LedgerEntry]:
     """The completed transaction (a transfer, funding, reversal or hold capture), its two entries,
     both balances, the original's REVERSED status (for a reversal), the outbox rows and the events
-    (transaction.completed for each user who may see it, and `extra_events`) in ONE
-    statement: each was a round trip of its own, and
-    the ORM's cost per statement was most of the request's. The foreign keys (deferred, as Django
-    makes them) and the balanced-transaction trigger are checked at commit. Call inside the
-    atomic block of `_ledger_write`, on rows `_lock_accounts` returned, carrying their new balances.
+    (transaction.completed for each user who may see it, and `extra_events`) in ONE statement:
+    each was a round trip of its own, and the ORM's cost per statement was most of the request's.
+    The balanced-transaction trigger checks the transaction when the statement ends; the foreign
+    keys (deferred, as Django makes them) are checked at commit. Call inside the atomic block of
+    `_ledger_write`, on rows `_lock_accounts` returned, carrying their new balances.
     `now` is the time usage was counted at, so the transaction lands in the same window.
 
     An entry is never older than the one before it on its account (statements find a period's

@@ -1,7 +1,10 @@
 """The database refuses what would corrupt the ledger, even from code that bypasses the service
-(QuerySet.update(), .delete(), raw SQL). Triggers: transactions/migrations/0002_ledger_guards.sql."""
+(QuerySet.update(), .delete(), raw SQL). Triggers: transactions/migrations/0002_ledger_guards.sql,
+the balance check's 0011_balance_check_per_statement.sql."""
 
 from decimal import Decimal
+
+import uuid
 
 import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
@@ -40,8 +43,8 @@ def execute(sql, params=()):
 
 
 def check_deferred_now():
-    """The balance check is deferred to commit; the test's transaction never commits, so ask
-    PostgreSQL to run it now."""
+    """The foreign keys are checked at commit; the test's transaction never commits, so ask
+    PostgreSQL to check them now."""
     execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
@@ -108,39 +111,49 @@ def test_a_transaction_cannot_be_deleted(transfer):
 def test_only_the_status_of_a_transaction_may_change(transfer):
     # A reversal marks its original REVERSED: allowed, the entries still balance it.
     assert (
-        refused(lambda: (Transaction.objects.filter(id=transfer.id).update(status="REVERSED"), check_deferred_now()))
-        is None
+        refused(lambda: Transaction.objects.filter(id=transfer.id).update(status="REVERSED")) is None
     )
     # A FAILED transaction must have no entries, so this one cannot become FAILED.
     assert (
-        refused(lambda: (Transaction.objects.filter(id=transfer.id).update(status="FAILED"), check_deferred_now()))
-        is not None
+        refused(lambda: Transaction.objects.filter(id=transfer.id).update(status="FAILED")) is not None
     )
+
+
+# A transaction and its entries in ONE statement, as every writer of the service writes them: the
+# balance is checked when the statement that writes either ends.
+WRITE_SQL = """
+    WITH txn AS (
+        INSERT INTO transactions_transaction (id, kind, status, from_account_id, to_account_id, amount, currency,
+            failure_reason, initiator_id, idempotency_id, reason, metadata, created_at, updated_at)
+        VALUES (%(id)s, 'TRANSFER', 'COMPLETED', %(source)s, %(target)s, 500, %(currency)s,
+            '', %(user)s, %(key)s, '', '{}', now(), now())
+    )
+    INSERT INTO transactions_ledgerentry (transaction_id, account_id, type, amount, balance_after, created_at)
+    SELECT %(id)s, entry.account, entry.type, entry.amount, 0, now()
+    FROM unnest(%(accounts)s::uuid[], %(types)s::varchar[], %(amounts)s::bigint[]) AS entry (account, type, amount)
+"""
 
 
 def completed_with_entries(user, source, target, entries, currency="INR"):
     """Write a COMPLETED transaction of 5.00 from `source` to `target` with the given entries
-    (type, account, amount), around the service, and force the deferred check."""
+    (type, account or a bare account id, amount), around the service."""
 
     def write():
         key = IdempotencyKey.objects.create(initiator=user, key=f"raw-{len(entries)}-{entries}", fingerprint="x")
-        txn = Transaction.objects.create(
-            kind="TRANSFER",
-            status="COMPLETED",
-            from_account=source,
-            to_account=target,
-            amount=500,
-            currency=currency,
-            initiator=user,
-            idempotency=key,
+        execute(
+            WRITE_SQL,
+            {
+                "id": uuid.uuid4(),
+                "source": source.id,
+                "target": target.id,
+                "currency": currency,
+                "user": user.id,
+                "key": key.id,
+                "accounts": [getattr(account, "id", account) for _, account, _ in entries],
+                "types": [side for side, _, _ in entries],
+                "amounts": [amount for _, _, amount in entries],
+            },
         )
-        LedgerEntry.objects.bulk_create(
-            [
-                LedgerEntry(transaction=txn, account=a, type=t, amount=amount, balance_after=0)
-                for t, a, amount in entries
-            ]
-        )
-        check_deferred_now()
 
     return write
 
@@ -161,6 +174,7 @@ def test_a_balanced_raw_write_is_accepted(user):
         lambda s, t, x: [("DEBIT", s, 500), ("CREDIT", t, 499)],
         lambda s, t, x: [("DEBIT", s, 500), ("CREDIT", x, 500)],
         lambda s, t, x: [("DEBIT", t, 500), ("CREDIT", s, 500)],
+        lambda s, t, x: [("DEBIT", s, 500), ("CREDIT", uuid.uuid4(), 500)],
     ],
     ids=[
         "debit without its credit",
@@ -168,9 +182,10 @@ def test_a_balanced_raw_write_is_accepted(user):
         "credit of another amount",
         "credit on a third account",
         "sides swapped",
+        "credit on an account that does not exist",
     ],
 )
-def test_unbalanced_completed_transactions_are_refused_at_commit(user, entries):
+def test_unbalanced_completed_transactions_are_refused(user, entries):
     source, target, third = AccountFactory(owner=user), AccountFactory(), AccountFactory()
     assert "not balanced" in str(refused(completed_with_entries(user, source, target, entries(source, target, third))))
 
@@ -193,7 +208,6 @@ def test_entries_on_a_failed_transaction_are_refused(user):
         LedgerEntry.objects.create(
             transaction=failed, account=source, type="DEBIT", amount=failed.amount, balance_after=0
         )
-        check_deferred_now()
 
     assert "FAILED transaction" in str(refused(add_entry))
 
@@ -228,14 +242,13 @@ def test_transaction_check_constraints(transfer, sql):
     assert refused(lambda: execute(sql, [transfer.id])) is not None
 
 
-# At commit each transaction is checked once: an entry of a transaction that the same database
-# transaction wrote leaves the check to the transaction's own (migration 0010). These run with no
-# savepoint around the writes (transaction=True), as production does: inside the test's own
-# transaction every row carries a savepoint's xid and nothing is skipped.
+# The balance is checked when each statement that writes a transaction or an entry ends, whatever
+# else the database transaction wrote before. These run with no savepoint around the writes
+# (transaction=True), as production does.
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_entry_added_later_to_a_committed_transaction_is_refused_at_commit(user):
+def test_an_entry_added_later_to_a_committed_transaction_is_refused(user):
     source = AccountFactory(owner=user)  # empty: the transfer is declined, a FAILED transaction
     failed = transfer_create(
         initiator=user,
@@ -257,8 +270,28 @@ def test_an_entry_added_later_to_a_committed_transaction_is_refused_at_commit(us
 
 @pytest.mark.django_db(transaction=True)
 def test_a_transaction_written_with_unbalanced_entries_is_refused(user):
-    # Outside any savepoint, so the entries leave the check to the transaction's own.
     source, target = AccountFactory(owner=user), AccountFactory()
     write = completed_with_entries(user, source, target, [("DEBIT", source, 500), ("CREDIT", target, 499)])
     assert "not balanced" in str(refused(write))
     assert not Transaction.objects.filter(from_account=source).exists()
+
+
+def test_a_completed_transaction_without_entries_in_its_statement_is_refused(user):
+    # The service writes a transaction and its entries in one statement; one written alone is
+    # refused at once, not later at commit.
+    key = IdempotencyKey.objects.create(initiator=user, key="alone", fingerprint="x")
+    source, target = AccountFactory(owner=user), AccountFactory()
+    alone = {"kind": "TRANSFER", "from_account": source, "to_account": target, "amount": 500, "currency": "INR"}
+    alone |= {"initiator": user, "idempotency": key}
+    assert "not balanced" in str(refused(lambda: Transaction.objects.create(status="COMPLETED", **alone)))
+    assert refused(lambda: Transaction.objects.create(status="FAILED", **alone)) is None
+
+
+def test_entries_of_a_transaction_that_does_not_exist_are_refused(user):
+    # The entries carry no foreign-key constraint (migration 0011): the balance check stands for it.
+    account = AccountFactory(owner=user)
+    sql = (
+        "INSERT INTO transactions_ledgerentry (transaction_id, account_id, type, amount, balance_after, created_at)"
+        " VALUES (%s, %s, 'DEBIT', 500, 0, now())"
+    )
+    assert "does not exist" in str(refused(lambda: execute(sql, [uuid.uuid4(), account.id])))
