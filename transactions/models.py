@@ -137,7 +137,9 @@ class Transaction(models.Model):
             # index-only scan; migration 0004 builds it without locking out writes.
             models.Index(fields=["created_at"], name="transaction_created_idx", include=["kind", "status"]),
             models.Index(fields=["batch"], condition=models.Q(batch__isnull=False), name="transaction_batch_idx"),
-            models.Index(fields=["reverses"], condition=models.Q(reverses__isnull=False), name="transaction_reverses_idx"),
+            models.Index(
+                fields=["reverses"], condition=models.Q(reverses__isnull=False), name="transaction_reverses_idx"
+            ),
             metadata_index("transaction"),
         ]
 

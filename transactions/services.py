@@ -194,9 +194,9 @@ def _ledger_write(
       the stored fingerprint.
     - A completed transaction has one DEBIT of `from_account` and one CREDIT of `to_account`,
       both of its amount: statement triggers `transaction_balanced_insert` / `_update` and
-      `ledger_entry_balanced` (migration 0011), unique `ledger_entry_one_side_each`; check "completed transaction has one DEBIT (from)
-      and one CREDIT (to) ...". A FAILED one has no entries: the same triggers; check "no
-      entries on failed or pending transactions".
+      `ledger_entry_balanced` (migration 0011), unique `ledger_entry_one_side_each`; check
+      "completed transaction has one DEBIT (from) and one CREDIT (to) ...". A FAILED one has no
+      entries: the same triggers; check "no entries on failed or pending transactions".
     - Amounts are positive and the two accounts differ: CHECKs `transaction_amount_positive`,
       `ledger_entry_amount_positive`, `transaction_distinct_accounts`.
     - A balance equals its entries and its newest `balance_after`; money is conserved per

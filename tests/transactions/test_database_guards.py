@@ -2,9 +2,8 @@
 (QuerySet.update(), .delete(), raw SQL). Triggers: transactions/migrations/0002_ledger_guards.sql,
 the balance check's 0011_balance_check_per_statement.sql."""
 
-from decimal import Decimal
-
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, InternalError, connection, transaction
@@ -110,13 +109,9 @@ def test_a_transaction_cannot_be_deleted(transfer):
 
 def test_only_the_status_of_a_transaction_may_change(transfer):
     # A reversal marks its original REVERSED: allowed, the entries still balance it.
-    assert (
-        refused(lambda: Transaction.objects.filter(id=transfer.id).update(status="REVERSED")) is None
-    )
+    assert refused(lambda: Transaction.objects.filter(id=transfer.id).update(status="REVERSED")) is None
     # A FAILED transaction must have no entries, so this one cannot become FAILED.
-    assert (
-        refused(lambda: Transaction.objects.filter(id=transfer.id).update(status="FAILED")) is not None
-    )
+    assert refused(lambda: Transaction.objects.filter(id=transfer.id).update(status="FAILED")) is not None
 
 
 # A transaction and its entries in ONE statement, as every writer of the service writes them: the
