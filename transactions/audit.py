@@ -63,11 +63,14 @@ CHECKS = [
         """,
     ),
     (
-        "no entries on failed or pending transactions (no orphan entries)",
+        # The entries carry no foreign-key constraints (transactions/0011): a missing transaction
+        # or account is looked for here too.
+        "no entries on failed or pending transactions, nor of a missing transaction or account (no orphan entries)",
         """
         SELECT DISTINCT e.transaction_id FROM transactions_ledgerentry e
-        JOIN transactions_transaction t ON t.id = e.transaction_id
-        WHERE t.status NOT IN ('COMPLETED', 'REVERSED')
+        LEFT JOIN transactions_transaction t ON t.id = e.transaction_id
+        LEFT JOIN accounts_account a ON a.id = e.account_id
+        WHERE t.id IS NULL OR a.id IS NULL OR t.status NOT IN ('COMPLETED', 'REVERSED')
         """,
     ),
     (

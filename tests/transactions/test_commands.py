@@ -8,12 +8,13 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from accounts.models import Account
 from accounts.services import account_freeze
 from authn.models import User
 from tests.factories import AccountFactory, SystemUserFactory, UserFactory, funded_account
-from transactions.models import LedgerAudit, Transaction
+from transactions.models import LedgerAudit, LedgerEntry, Transaction
 from transactions.services import transfer_create
 
 from .state import assert_ledger_ok
@@ -212,6 +213,25 @@ def test_verify_ledger_fails_on_a_corrupted_balance(busy_ledger):
     assert out.getvalue().startswith("ledger VIOLATED:")
     assert "VIOLATION account balance equals its entries (credits - debits)" in out.getvalue()
     assert str(source.id) in out.getvalue()
+
+
+@pytest.mark.parametrize("column", ["transaction_id", "account_id"])
+def test_verify_ledger_finds_an_entry_of_a_missing_transaction_or_account(busy_ledger, column):
+    # No foreign-key constraint keeps entries from pointing nowhere (transactions/0011): only the
+    # balance-check trigger, which a superuser's session can switch off, as here.
+    entry = LedgerEntry.objects.filter(type="CREDIT").first()
+    missing = uuid.uuid4()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(f"UPDATE transactions_ledgerentry SET {column} = %s WHERE id = %s", [missing, entry.id])
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="ledger invariants violated"):
+        call_command("verify_ledger", stdout=out)
+
+    assert "VIOLATION no entries on failed or pending transactions, nor of a missing" in out.getvalue()
+    assert str(missing if column == "transaction_id" else entry.transaction_id) in out.getvalue()
 
 
 def test_accounts_without_money_are_fine(db):
