@@ -7,12 +7,13 @@
 -- batch held its locks. Every writer of the service writes a transaction and its entries in one
 -- statement (the transfer's POST_SQL, the batch's BATCH_POST_SQL), so the check can run when that
 -- statement ends. It refuses all that the check at commit refused, and more: a transaction left
--- unbalanced between two statements, an entry added by a later statement of the same database
--- transaction, an entry of a transaction that does not exist or on an account that does not
--- (which is why the entries need no foreign-key constraints of their own: migration 0011 drops
--- them; the transaction's foreign keys hold its accounts, and transactions are never deleted).
--- Triggers do not fire under session_replication_role = replica (bench/sql/seed_big_ledger.sql);
--- verify_ledger checks every transaction's entries regardless.
+-- unbalanced between two statements (its entries to come in a later one), an entry of a
+-- transaction that does not exist or on an account that does not (which is why the entries need
+-- no foreign-key constraints of their own: migration 0011 drops them; the transaction's foreign
+-- keys hold its accounts, and transactions are never deleted). Triggers do not fire under
+-- session_replication_role = replica (bench/sql/seed_big_ledger.sql); verify_ledger checks every
+-- transaction's entries, and looks for orphan entries, regardless.
+
 -- One generic plan, kept: left to choose, PL/pgSQL planned this query anew for every call (0.22 ms
 -- for a transfer's one transaction, against 0.04 with the kept plan).
 CREATE OR REPLACE FUNCTION transactions_check_balanced(txn_ids uuid[]) RETURNS void LANGUAGE plpgsql
